@@ -1,0 +1,35 @@
+# One venv at the repo root with the core and every package of this repository, editable.
+# Packages are found by folder: a new plugin needs a pyproject.toml, not an edit here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml)))
+# Heavy wheels that must come from the pinned constraints (torch: the CPU build on local disk).
+PIP_INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install test lint typecheck check clean
+
+install:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -q --upgrade "pip>=24" setuptools wheel
+	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e $(p))
+	@$(PY) -c "import agentlightning_core" && echo "installed: core $(PACKAGES)"
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy agentlightning_core $(foreach p,$(PACKAGES),$(p)/agentlightning_*)
+
+check: lint typecheck
+
+test: install check
+	$(VENV)/bin/pytest -q -rs --durations=15
+
+clean:
+	rm -rf $(VENV) build *.egg-info

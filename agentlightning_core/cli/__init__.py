@@ -1,0 +1,44 @@
+"""The ``agl`` command line. Plugins add sub-commands through ``agl_register_commands``."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+import click
+
+#: core sub-command modules, each exposing ``command`` (imported lazily so ``agl --help`` is fast)
+CORE_COMMANDS = {
+    "plugins": "agentlightning_core.cli.plugins",
+}
+
+
+class AglGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*CORE_COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in CORE_COMMANDS and name not in self.commands:
+            module = importlib.import_module(CORE_COMMANDS[name])
+            self.add_command(module.command, name)
+        return self.commands.get(name)
+
+
+@click.group(cls=AglGroup)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="agentlightning-core")
+def cli(verbose: int) -> None:
+    """Agent Lightning: train AI agents with reinforcement learning or prompt optimisation."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main() -> None:
+    from ..plugin_manager import get_plugin_manager
+
+    if os.environ.get("AGL_NO_PLUGIN_COMMANDS") != "1":
+        get_plugin_manager().add_commands(cli)
+    cli(prog_name="agl")

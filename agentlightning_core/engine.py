@@ -1,0 +1,93 @@
+"""Inference engines: what the LLM proxy forwards OpenAI-compatible calls to.
+
+Response conventions beyond the OpenAI schema (the proxy records them when present):
+
+* ``prompt_token_ids`` (top level) and ``choices[i].token_ids``: token ids of prompt and
+  completion, as vLLM returns them with ``return_token_ids``;
+* ``choices[i].logprobs.content[j].logprob``: the OpenAI log-prob format;
+* ``weights_version`` (top level): which weights answered, for engines that swap weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from .errors import NotSupportedError
+
+
+class LLMEngine:
+    """Base class of engines. Subclasses implement at least :meth:`chat_completions`."""
+
+    name: ClassVar[str] = "abstract"
+    #: the model id reported by ``/v1/models`` and used when a request names none
+    model_name: str = "default"
+    weights_version: int = 0
+
+    async def start(self) -> None:
+        """Load the model / open connections. Idempotent."""
+
+    async def close(self) -> None: ...
+
+    async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer a ``/v1/chat/completions`` request body (``stream`` is handled by the proxy)."""
+        raise NotSupportedError(f"engine {self.name!r} does not serve chat completions")
+
+    async def chat_completions_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Stream chunks; by default computes the whole answer and sends it as one delta."""
+        response = await self.chat_completions({**body, "stream": False})
+        for chunk in completion_to_chunks(response):
+            yield chunk
+
+    async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotSupportedError(f"engine {self.name!r} does not serve /v1/completions")
+
+    async def completions_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        response = await self.completions({**body, "stream": False})
+        yield {**response, "object": "text_completion"}
+
+    async def models(self) -> list[dict[str, Any]]:
+        return [{"id": self.model_name, "object": "model", "created": 0, "owned_by": "agentlightning"}]
+
+    async def update_weights(self, weights: Any, version: int | None = None) -> int:
+        """Swap in new weights without a restart; returns the new ``weights_version``."""
+        raise NotSupportedError(f"engine {self.name!r} cannot load new weights")
+
+
+def completion_to_chunks(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """Turn a chat completion into the chunk sequence a streaming client expects."""
+    base = {
+        "id": response.get("id", "chatcmpl-agl"),
+        "object": "chat.completion.chunk",
+        "created": response.get("created", int(time.time())),
+        "model": response.get("model", ""),
+    }
+    chunks: list[dict[str, Any]] = []
+    for choice in response.get("choices", []):
+        message = choice.get("message") or {}
+        delta: dict[str, Any] = {"role": message.get("role", "assistant")}
+        if message.get("content") is not None:
+            delta["content"] = message["content"]
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+        extra = {k: choice[k] for k in ("token_ids", "logprobs") if k in choice}
+        chunks.append({**base, "choices": [{"index": choice.get("index", 0), "delta": delta, **extra}]})
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": choice.get("index", 0),
+                        "delta": {},
+                        "finish_reason": choice.get("finish_reason"),
+                    }
+                ],
+            }
+        )
+    last: dict[str, Any] = {**base, "choices": []}
+    for key in ("usage", "prompt_token_ids", "weights_version"):
+        if key in response:
+            last[key] = response[key]
+    chunks.append(last)
+    return chunks

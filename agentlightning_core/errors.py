@@ -1,0 +1,72 @@
+"""Exceptions with a meaning callers (and the HTTP server) can act on.
+
+The server maps each class to one status code, so a remote store raises the same exception a
+local one does.
+"""
+
+from __future__ import annotations
+
+
+class AglError(Exception):
+    """Base class of every error Agent Lightning raises on purpose."""
+
+    status_code = 500
+
+
+class InvalidRequestError(AglError, ValueError):
+    """The caller asked for something malformed; the message names the field and the fix."""
+
+    status_code = 400
+
+
+class NotFoundError(AglError, KeyError):
+    """A rollout, attempt, resources version or worker that does not exist."""
+
+    status_code = 404
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else "not found"
+
+
+class ConflictError(AglError):
+    """The request is valid but the object's current state does not allow it."""
+
+    status_code = 409
+
+
+class PayloadTooLargeError(AglError):
+    status_code = 413
+
+
+class PluginError(AglError):
+    """A plugin misbehaved while registering (bad name, duplicate, wrong type)."""
+
+
+class PluginNotFoundError(AglError, LookupError):
+    """Nothing installed provides the requested store scheme, bus, algorithm, ...
+
+    The message ends with the pip command that installs a provider.
+    """
+
+    def __init__(self, kind: str, name: str, available: list[str], install_hint: str | None) -> None:
+        self.kind = kind
+        self.name = name
+        self.available = available
+        self.install_hint = install_hint
+        msg = f"no installed plugin provides {kind} {name!r}"
+        msg += f" (available: {', '.join(sorted(available)) or 'none'})"
+        if install_hint:
+            msg += f"; install one with: {install_hint}"
+        super().__init__(msg)
+
+
+class BackendUnavailableError(AglError, ConnectionError):
+    """A backend server (database, Redis, RabbitMQ, an LLM upstream) could not be reached."""
+
+    status_code = 503
+
+
+class NotSupportedError(AglError, NotImplementedError):
+    """The backend does not offer this operation (e.g. event history on RabbitMQ)."""
+
+    status_code = 501

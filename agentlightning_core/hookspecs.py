@@ -1,0 +1,176 @@
+"""Every hook a plugin can implement. The project name, the marker and the entry-point group
+are all ``agentlightning``.
+
+Each hook receives a ``register`` callback owned by the core: the plugin calls it once per thing
+it provides. The core checks the name, refuses duplicates (naming both distributions) and
+remembers which plugin gave what, which ``agl plugins`` then shows. Hooks are called once per
+plugin, lazily, the first time the core needs that kind of thing.
+
+A plugin module looks like::
+
+    from agentlightning_core import hookimpl
+
+    @hookimpl
+    def agl_register_algorithms(register):
+        register("my_algo", MyAlgorithm)
+
+and is exposed in its ``pyproject.toml``::
+
+    [project.entry-points.agentlightning]
+    my_algo = "my_package.plugin"
+
+Specs only ever grow by optional arguments, so plugins written today keep working.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+PROJECT_NAME = "agentlightning"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+if TYPE_CHECKING:
+    import click
+
+
+class Register(Protocol):
+    """The callback handed to every ``agl_register_*`` hook."""
+
+    def __call__(self, name: str, obj: Any, *, description: str = "") -> None: ...
+
+
+@hookspec
+def agl_register_stores(register: Register) -> None:
+    """Register store factories by URL scheme.
+
+    :param register: call ``register(scheme, factory)`` where ``factory(url: str)`` returns a
+        :class:`~agentlightning_core.store.LightningStore` (not started). ``scheme`` is the URL
+        scheme without ``://``, e.g. ``"sqlite"`` or ``"postgresql"``; a URL such as
+        ``postgresql+asyncpg://`` is looked up by its part before ``+``.
+
+    Called the first time a store is opened by URL (``open_store``, ``DATABASE_URL``).
+
+    Example::
+
+        @hookimpl
+        def agl_register_stores(register):
+            register("sqlite", lambda url: SqlStore(url), description="SQLite via SQLAlchemy")
+    """
+
+
+@hookspec
+def agl_register_event_buses(register: Register) -> None:
+    """Register event-bus factories by name.
+
+    :param register: call ``register(name, factory)`` where ``factory()`` returns an
+        :class:`~agentlightning_core.bus.EventBus` (not started) configured from the environment.
+
+    Called when a bus is opened by name (``EVENT_BUS_BACKEND``, ``open_event_bus``).
+
+    Example::
+
+        @hookimpl
+        def agl_register_event_buses(register):
+            register("redis", RedisEventBus.from_env)
+    """
+
+
+@hookspec
+def agl_register_tracers(register: Register) -> None:
+    """Register tracers by name.
+
+    :param register: call ``register(name, factory)`` where ``factory()`` returns a
+        :class:`~agentlightning_core.tracer.Tracer`.
+
+    Called when a runner picks its tracer (``Trainer(tracer=...)``, ``agl runner --tracer``).
+
+    Example::
+
+        @hookimpl
+        def agl_register_tracers(register):
+            register("otel", OtelTracer)
+    """
+
+
+@hookspec
+def agl_register_adapters(register: Register) -> None:
+    """Register agent-framework adapters by name.
+
+    :param register: call ``register(name, factory)`` where ``factory()`` returns an
+        :class:`~agentlightning_core.adapter.Adapter` that instruments the framework and wraps
+        its agents as ``LitAgent``.
+
+    Called when an adapter is requested by name (``get_adapter("langgraph")``) or when a runner
+    instruments every installed framework.
+
+    Example::
+
+        @hookimpl
+        def agl_register_adapters(register):
+            register("langgraph", LangGraphAdapter)
+    """
+
+
+@hookspec
+def agl_register_algorithms(register: Register) -> None:
+    """Register training algorithms by name.
+
+    :param register: call ``register(name, cls)`` where ``cls`` is a subclass of
+        :class:`~agentlightning_core.algorithm.Algorithm`; it is instantiated with the user's
+        keyword arguments.
+
+    Called when ``Trainer(algorithm="name")`` or ``agl train --algorithm name`` resolves a name.
+
+    Example::
+
+        @hookimpl
+        def agl_register_algorithms(register):
+            register("grpo", GRPO, description="group-relative policy optimisation (torch)")
+    """
+
+
+@hookspec
+def agl_register_llm_engines(register: Register) -> None:
+    """Register inference engines by name.
+
+    :param register: call ``register(name, factory)`` where ``factory(**options)`` returns an
+        :class:`~agentlightning_core.engine.LLMEngine` that the LLM proxy forwards calls to.
+
+    Called when the trainer or ``agl serve --engine name`` builds the engine.
+
+    Example::
+
+        @hookimpl
+        def agl_register_llm_engines(register):
+            register("transformers", TransformersEngine)
+    """
+
+
+@hookspec
+def agl_register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``agl`` command line.
+
+    :param cli: the root ``click`` group; call ``cli.add_command(...)``.
+
+    Called once when ``agl`` starts. A plugin that fails here is reported and skipped.
+
+    Example::
+
+        @hookimpl
+        def agl_register_commands(cli):
+            cli.add_command(demo_command, name="demo")
+    """
+
+
+@hookspec
+def agl_server_app(app: Any) -> None:
+    """Extend the HTTP server's FastAPI application (extra routes, middleware, a dashboard).
+
+    :param app: the ``fastapi.FastAPI`` instance, after the core routes are mounted.
+
+    Called once per server start.
+    """

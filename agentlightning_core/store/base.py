@@ -1,0 +1,313 @@
+"""The store interface every backend implements (memory, HTTP client, SQL, MongoDB, ...).
+
+Semantics all backends share (pinned by ``tests/conformance``):
+
+* ``dequeue_rollout`` is FIFO by enqueue order (a requeued rollout goes to the back) and
+  atomic: concurrent dequeuers never receive the same rollout.
+* Finishing the *latest* attempt of a rollout decides the rollout: ``succeeded`` ends it;
+  ``failed``/``timeout``/``unresponsive`` requeue it while ``config.max_attempts`` allows and
+  the status is in ``config.retry_on``, else fail it. Updates to superseded attempts are kept
+  on the attempt and never change the rollout.
+* An ``unresponsive`` attempt that reports again (heartbeat, span or status) while it is still
+  the latest attempt and its rollout is not final is revived: attempt and rollout are running
+  again and the rollout leaves the queue. ``timeout`` is terminal.
+* Spans of one attempt get increasing ``sequence_id`` in arrival order unless the sender set
+  one; spans of finished attempts are still stored (nothing is lost).
+* The watchdog (``sweep``) ends attempts past ``timeout_seconds`` (``timeout``) or silent
+  longer than ``unresponsive_seconds`` (``unresponsive``), so nothing waits on a dead runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import NotFoundError
+from ..pagination import Page
+from ..types import (
+    Attempt,
+    AttemptedRollout,
+    AttemptStatus,
+    Event,
+    EventType,
+    Resource,
+    ResourcesUpdate,
+    Rollout,
+    RolloutConfig,
+    RolloutMode,
+    RolloutRequest,
+    RolloutStatus,
+    Span,
+    Topic,
+    Worker,
+)
+
+if TYPE_CHECKING:
+    from ..bus.base import EventBus
+
+log = logging.getLogger(__name__)
+
+LATEST = "latest"
+AttemptSelector = str | Literal["latest"] | None
+
+
+class LightningStore(ABC):
+    """Asynchronous store of rollouts, attempts, spans, resources and workers."""
+
+    #: seconds between watchdog sweeps; backends and tests may lower it
+    watchdog_interval: float = 1.0
+    #: safety re-check period of ``wait_for_rollouts`` when events may come from another process
+    wait_recheck_interval: float = 5.0
+
+    def __init__(self) -> None:
+        self.bus: EventBus | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Connect, migrate, and start the watchdog. Idempotent."""
+        if self._started:
+            return
+        self._started = True
+        if self.runs_watchdog:
+            self._watchdog_task = asyncio.create_task(
+                self._watchdog_loop(), name=f"{type(self).__name__}-watchdog"
+            )
+
+    async def close(self) -> None:
+        self._started = False
+        if self._watchdog_task is not None:
+            self._watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watchdog_task
+            self._watchdog_task = None
+
+    async def __aenter__(self) -> LightningStore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def runs_watchdog(self) -> bool:
+        """False for stores whose watchdog runs elsewhere (the HTTP client: the server runs it)."""
+        return True
+
+    async def _watchdog_loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed sweep must not kill the watchdog; the next one retries
+                log.exception("store watchdog sweep failed")
+            await asyncio.sleep(self.watchdog_interval)
+
+    # ------------------------------------------------------------------- rollouts
+    async def enqueue_rollout(
+        self,
+        input: Any = None,
+        *,
+        mode: RolloutMode | None = None,
+        resources_id: str | None = None,
+        config: RolloutConfig | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Rollout:
+        request = RolloutRequest(
+            input=input, mode=mode, resources_id=resources_id, config=config, metadata=metadata or {}
+        )
+        return (await self.enqueue_rollouts([request]))[0]
+
+    @abstractmethod
+    async def enqueue_rollouts(self, requests: Sequence[RolloutRequest]) -> list[Rollout]:
+        """Append rollouts to the queue in order and return them with ids."""
+
+    @abstractmethod
+    async def dequeue_rollout(self, worker_id: str | None = None) -> AttemptedRollout | None:
+        """Take the oldest queued rollout, start a new attempt for it, or return ``None``."""
+
+    @abstractmethod
+    async def get_rollout(self, rollout_id: str) -> Rollout | None: ...
+
+    @abstractmethod
+    async def query_rollouts(
+        self,
+        *,
+        status: Sequence[RolloutStatus] | None = None,
+        mode: RolloutMode | None = None,
+        rollout_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        descending: bool = False,
+    ) -> Page[Rollout]:
+        """Rollouts matching every given filter, ordered by enqueue time."""
+
+    @abstractmethod
+    async def cancel_rollout(self, rollout_id: str) -> Rollout:
+        """Cancel a rollout that is not final; its running attempt is marked failed."""
+
+    # ------------------------------------------------------------------- attempts
+    @abstractmethod
+    async def get_attempts(self, rollout_id: str) -> list[Attempt]:
+        """All attempts of a rollout, by ``sequence``. Raises ``NotFoundError`` for an unknown rollout."""
+
+    async def get_latest_attempt(self, rollout_id: str) -> Attempt | None:
+        attempts = await self.get_attempts(rollout_id)
+        return attempts[-1] if attempts else None
+
+    @abstractmethod
+    async def update_attempt(
+        self,
+        rollout_id: str,
+        attempt_id: str,
+        *,
+        status: AttemptStatus | None = None,
+        error: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Attempt:
+        """Change an attempt (and, per the rules above, its rollout). Also counts as a heartbeat."""
+
+    @abstractmethod
+    async def heartbeat(self, rollout_id: str, attempt_id: str) -> Attempt:
+        """Record that the attempt's worker is alive."""
+
+    # ---------------------------------------------------------------------- spans
+    async def add_span(self, span: Span) -> Span:
+        return (await self.add_spans([span]))[0]
+
+    @abstractmethod
+    async def add_spans(self, spans: Sequence[Span]) -> list[Span]:
+        """Store spans (of any attempts); returns them with ``sequence_id`` set."""
+
+    @abstractmethod
+    async def query_spans(
+        self,
+        rollout_id: str,
+        *,
+        attempt_id: AttemptSelector = None,
+        name: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Span]:
+        """Spans of a rollout (all attempts, one attempt, or ``"latest"``) by attempt then sequence."""
+
+    # ------------------------------------------------------------------ resources
+    @abstractmethod
+    async def add_resources(self, resources: Mapping[str, Resource]) -> ResourcesUpdate:
+        """Publish a new version; it becomes the latest."""
+
+    @abstractmethod
+    async def get_resources(self, resources_id: str | None = None) -> ResourcesUpdate | None:
+        """One version by id, or the latest with ``None``; ``None`` if there is none."""
+
+    @abstractmethod
+    async def query_resources(self, *, limit: int | None = None, offset: int = 0) -> Page[ResourcesUpdate]:
+        """Every version, oldest first."""
+
+    # -------------------------------------------------------------------- workers
+    @abstractmethod
+    async def update_worker(self, worker: Worker) -> Worker:
+        """Insert or replace a worker record."""
+
+    @abstractmethod
+    async def query_workers(self) -> list[Worker]: ...
+
+    # -------------------------------------------------------------------- watchdog
+    @abstractmethod
+    async def sweep(self, now: float | None = None) -> list[Attempt]:
+        """End overdue attempts (timeout / unresponsive) and return the ones changed."""
+
+    # ----------------------------------------------------------------- statistics
+    @abstractmethod
+    async def statistics(self) -> dict[str, Any]:
+        """Counts by rollout and attempt status, spans, resources versions, workers, and backend facts."""
+
+    # ------------------------------------------------------------------------ waits
+    async def wait_for_rollouts(
+        self, rollout_ids: Sequence[str], timeout: float | None = None
+    ) -> list[Rollout]:
+        """Wait until every rollout is final or ``timeout`` passes; return the final ones.
+
+        Wakes on rollout events from the bus; the periodic re-check only guards against a bus
+        that cannot see another process's changes.
+        """
+        ids = list(dict.fromkeys(rollout_ids))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        subscription = self.bus.subscribe([Topic.ROLLOUTS]) if self.bus is not None else None
+        try:
+            if subscription is not None:
+                await subscription.ready()
+            first = True
+            while True:
+                page = await self.query_rollouts(rollout_ids=ids)
+                if first and page.total < len(ids):
+                    known = {r.rollout_id for r in page.items}
+                    missing = [rid for rid in ids if rid not in known]
+                    raise NotFoundError(f"rollout {missing[0]!r} does not exist")
+                first = False
+                done = [r for r in page.items if r.status.is_final]
+                if len(done) >= len(ids) or (deadline is not None and time.monotonic() >= deadline):
+                    order = {rid: i for i, rid in enumerate(ids)}
+                    return sorted(done, key=lambda r: order[r.rollout_id])
+                remaining = {r.rollout_id for r in page.items} - {r.rollout_id for r in done}
+                wait = self.wait_recheck_interval
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - time.monotonic()))
+                if subscription is None:
+                    await asyncio.sleep(min(wait, 0.05))
+                    continue
+                await _wait_for_final_event(subscription, remaining, wait)
+        finally:
+            if subscription is not None:
+                await subscription.close()
+
+    # ----------------------------------------------------------------- event helper
+    async def _publish(self, topic: str, type_: str, payload: dict[str, Any]) -> None:
+        if self.bus is None:
+            return
+        try:
+            await self.bus.publish(Event(topic=topic, type=type_, payload=payload))
+        except Exception:  # the store's write already happened; a bus outage must not undo it
+            log.warning("could not publish %s event on %s", type_, topic, exc_info=True)
+
+    async def _publish_rollout(self, rollout: Rollout, type_: str = EventType.ROLLOUT_STATUS_CHANGED) -> None:
+        await self._publish(
+            Topic.ROLLOUTS,
+            type_,
+            {"rollout_id": rollout.rollout_id, "status": rollout.status.value, "mode": rollout.mode},
+        )
+
+    async def _publish_attempt(self, attempt: Attempt, type_: str = EventType.ATTEMPT_STATUS_CHANGED) -> None:
+        await self._publish(
+            Topic.ATTEMPTS,
+            type_,
+            {
+                "rollout_id": attempt.rollout_id,
+                "attempt_id": attempt.attempt_id,
+                "sequence": attempt.sequence,
+                "status": attempt.status.value,
+                "worker_id": attempt.worker_id,
+            },
+        )
+
+
+async def _wait_for_final_event(subscription: Any, remaining: set[str], timeout: float) -> None:
+    """Return when an event says one of ``remaining`` reached a final status, or on timeout."""
+    deadline = time.monotonic() + timeout
+    final = {s.value for s in RolloutStatus if s.is_final}
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        event = await subscription.get(timeout=left)
+        if event is None:
+            return
+        if event.payload.get("rollout_id") in remaining and event.payload.get("status") in final:
+            return

@@ -1,0 +1,59 @@
+"""The state rules every store backend applies, as pure functions.
+
+Backends keep their own storage and atomicity; the decisions live here once, so a SQL store and
+the memory store cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConflictError, InvalidRequestError
+from ..types import Attempt, AttemptStatus, Rollout, RolloutStatus
+
+CANCELLED_ERROR = "rollout cancelled"
+
+
+def rollout_status_after(rollout: Rollout, attempt: Attempt, is_latest: bool) -> RolloutStatus | None:
+    """The rollout's new status once ``attempt`` reached a final status, or ``None`` for no change.
+
+    ``QUEUED`` means: put it back at the end of the queue for another attempt.
+    """
+    if not is_latest or rollout.status.is_final or attempt.status is AttemptStatus.RUNNING:
+        return None
+    if attempt.status is AttemptStatus.SUCCEEDED:
+        return RolloutStatus.SUCCEEDED
+    retry = attempt.status in rollout.config.retry_on and attempt.sequence < rollout.config.max_attempts
+    return RolloutStatus.QUEUED if retry else RolloutStatus.FAILED
+
+
+def overdue_status(rollout: Rollout, attempt: Attempt, now: float) -> AttemptStatus | None:
+    """``TIMEOUT`` or ``UNRESPONSIVE`` if a running attempt broke its rollout's limits."""
+    if attempt.status is not AttemptStatus.RUNNING:
+        return None
+    cfg = rollout.config
+    if cfg.timeout_seconds is not None and now - attempt.start_time > cfg.timeout_seconds:
+        return AttemptStatus.TIMEOUT
+    if cfg.unresponsive_seconds is not None and now - attempt.last_heartbeat > cfg.unresponsive_seconds:
+        return AttemptStatus.UNRESPONSIVE
+    return None
+
+
+def can_revive(rollout: Rollout, attempt: Attempt, is_latest: bool) -> bool:
+    """An unresponsive attempt that reports again comes back if nothing replaced it."""
+    return attempt.status is AttemptStatus.UNRESPONSIVE and is_latest and not rollout.status.is_final
+
+
+def check_status_change(attempt: Attempt, new_status: AttemptStatus) -> None:
+    """Refuse changes that would rewrite history: a terminal attempt stays as it ended."""
+    if new_status is attempt.status or attempt.status in (AttemptStatus.RUNNING, AttemptStatus.UNRESPONSIVE):
+        return
+    raise ConflictError(
+        f"attempt {attempt.attempt_id} already ended as {attempt.status.value!r}; "
+        f"it cannot become {new_status.value!r}"
+    )
+
+
+def validate_page(limit: int | None, offset: int) -> None:
+    if limit is not None and limit < 0:
+        raise InvalidRequestError(f"limit must be >= 0 (got {limit}); omit it for no limit")
+    if offset < 0:
+        raise InvalidRequestError(f"offset must be >= 0 (got {offset})")

@@ -1,0 +1,123 @@
+"""Rollouts and attempts: the unit of work the store hands to runners.
+
+A *rollout* is one run of the agent on one task. Each try of it by one worker is an *attempt*;
+a rollout that fails while attempts remain goes back to the queue, so a dead runner costs one
+attempt instead of hanging training.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RolloutMode = Literal["train", "val", "test"]
+
+
+def new_id(prefix: str) -> str:
+    """Return a short random id such as ``ro-3f2a...``; the prefix tells ids apart in logs."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+class RolloutStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RolloutStatus.SUCCEEDED, RolloutStatus.FAILED, RolloutStatus.CANCELLED)
+
+
+class AttemptStatus(str, Enum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    UNRESPONSIVE = "unresponsive"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not AttemptStatus.RUNNING
+
+
+#: Attempt outcomes that may be retried; ``succeeded`` never is.
+RETRYABLE_STATUSES = (AttemptStatus.FAILED, AttemptStatus.TIMEOUT, AttemptStatus.UNRESPONSIVE)
+
+
+class RolloutConfig(BaseModel):
+    """Per-rollout execution policy.
+
+    ``timeout_seconds`` bounds an attempt's wall time; ``unresponsive_seconds`` bounds the gap
+    between heartbeats. Either being exceeded ends the attempt, and the rollout is requeued while
+    ``max_attempts`` allows and the attempt's outcome is listed in ``retry_on``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    unresponsive_seconds: float | None = Field(default=None, gt=0)
+    max_attempts: int = Field(default=1, ge=1, le=100)
+    retry_on: list[AttemptStatus] = Field(default_factory=lambda: list(RETRYABLE_STATUSES))
+
+    @field_validator("retry_on")
+    @classmethod
+    def _no_success_retry(cls, value: list[AttemptStatus]) -> list[AttemptStatus]:
+        if AttemptStatus.SUCCEEDED in value or AttemptStatus.RUNNING in value:
+            raise ValueError("retry_on may only name failed, timeout or unresponsive")
+        return value
+
+
+class Rollout(BaseModel):
+    """One run of the agent on one task (``input``), as the store keeps it."""
+
+    rollout_id: str = Field(default_factory=lambda: new_id("ro"))
+    input: Any = None
+    mode: RolloutMode | None = None
+    resources_id: str | None = None
+    status: RolloutStatus = RolloutStatus.QUEUED
+    config: RolloutConfig = Field(default_factory=RolloutConfig)
+    enqueue_time: float = Field(default_factory=time.time)
+    start_time: float | None = None
+    end_time: float | None = None
+    num_attempts: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Attempt(BaseModel):
+    """One try of a rollout by one worker. ``sequence`` counts tries of the same rollout from 1."""
+
+    rollout_id: str
+    attempt_id: str = Field(default_factory=lambda: new_id("at"))
+    sequence: int = Field(ge=1)
+    worker_id: str | None = None
+    status: AttemptStatus = AttemptStatus.RUNNING
+    start_time: float = Field(default_factory=time.time)
+    end_time: float | None = None
+    last_heartbeat: float = Field(default_factory=time.time)
+    error: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttemptedRollout(BaseModel):
+    """What a dequeue hands out: the rollout and the attempt just started for it."""
+
+    rollout: Rollout
+    attempt: Attempt
+
+
+class RolloutRequest(BaseModel):
+    """The caller's part of a rollout, for enqueueing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Any = None
+    mode: RolloutMode | None = None
+    resources_id: str | None = None
+    config: RolloutConfig | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
