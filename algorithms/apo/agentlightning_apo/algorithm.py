@@ -10,7 +10,6 @@ whole val set, and the best is published as the latest resources (``trainer.best
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ from agentlightning_core.algorithm import Algorithm, AlgorithmResult, TrainerCon
 from agentlightning_core.triplet import TraceToTriplet
 from agentlightning_core.types import LLM, PromptTemplate, Resource
 
+from .aio import gather_or_cancel
 from .chat import ChatClient, describe, with_key_from_env
 from .config import APOConfig
 from .expand import expand
@@ -219,8 +219,8 @@ class APO(Algorithm):
                 "apo/best_val": best_score,
                 "apo/initial_val": initial_score,
                 "apo/candidates": sum(1 for c in state.candidates.values() if c.status == "candidate"),
-                "apo/rejected_edits": sum(1 for c in state.candidates.values() if c.status != "candidate")
-                - 1,
+                "apo/rejected_edits": sum(1 for c in state.candidates.values() if c.status == "rejected"),
+                "apo/duplicate_edits": sum(1 for c in state.candidates.values() if c.status == "duplicate"),
                 "apo/elapsed_s": state.elapsed_s,
             },
             step=cfg.rounds + 1,
@@ -266,6 +266,7 @@ class APO(Algorithm):
         else:
             record = RoundRecord(round=round_, beam_before=list(state.beam), started=time.time())
             state.rounds.append(record)
+            checkpoint()
         progress.phase(round_ - 1, f"round {round_}/{cfg.rounds}: critique and edit")
 
         async def expand_one(position: int, parent_id: str) -> None:
@@ -289,7 +290,7 @@ class APO(Algorithm):
             record.expansions[parent_id] = expansion
             checkpoint()
 
-        await asyncio.gather(
+        await gather_or_cancel(
             *(expand_one(p, pid) for p, pid in enumerate(record.beam_before) if pid not in record.expansions)
         )
         new = _dedupe(state, round_)
@@ -305,7 +306,7 @@ class APO(Algorithm):
         bs = min(cfg.val_batch_size, len(val))
 
         async def pull(batch: list[str]) -> None:
-            await asyncio.gather(
+            await gather_or_cancel(
                 *(self._score(ctx, state.candidates[a], val, state.val_order, bs, round_) for a in batch)
             )
             progress.phase(
@@ -330,7 +331,10 @@ class APO(Algorithm):
                 "apo/beam_best_pulls": best.pulls,
                 "apo/new_candidates": len(new),
                 "apo/edits_rejected": sum(
-                    1 for c in state.candidates.values() if c.round == round_ and c.status != "candidate"
+                    1 for c in state.candidates.values() if c.round == round_ and c.status == "rejected"
+                ),
+                "apo/edits_duplicate": sum(
+                    1 for c in state.candidates.values() if c.round == round_ and c.status == "duplicate"
                 ),
                 "apo/pulls": selection.used,
                 "apo/train_reward_mean": _mean([e.train_mean for e in record.expansions.values()]),
@@ -370,7 +374,7 @@ class APO(Algorithm):
         items = [val[i] for i in state.val_order[:n]]
         for cid in finalists:
             await self._publish(ctx, base, state.candidates[cid])
-        evaluations = await asyncio.gather(
+        evaluations = await gather_or_cancel(
             *(
                 ctx.evaluate(
                     items, resources_id=state.candidates[c].resources_id, description=f"apo final: {c}"

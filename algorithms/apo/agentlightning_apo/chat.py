@@ -70,14 +70,21 @@ class ChatClient:
         self._http = http
         self._url = llm.endpoint.rstrip("/") + "/chat/completions"
 
-    async def complete(self, messages: list[dict[str, str]]) -> str:
-        """Send ``messages``; return the first choice's text content."""
+    async def complete(self, messages: list[dict[str, str]], *, seed: int | None = None) -> str:
+        """Send ``messages``; return the first choice's text content.
+
+        ``seed`` (the OpenAI ``seed`` parameter) makes sampled answers repeatable where the
+        endpoint honours it; APO derives one per call from its own seed and the call's place in the
+        search, so the ``branch_factor`` edits of one critique differ and a rerun repeats them.
+        """
         body: dict[str, Any] = {
             **self.sampling,
             "model": self.llm.model,
             "messages": messages,
             "stream": False,
         }
+        if seed is not None and "seed" not in self.sampling:
+            body["seed"] = seed
         headers = {"Authorization": f"Bearer {self.llm.api_key_value}"}
         where = f"{self.role} endpoint {self._url} (model {self.llm.model!r})"
         owned = self._http is None

@@ -7,15 +7,16 @@ edits. An edit that breaks the template is kept in the history as ``rejected``, 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 from agentlightning_core.algorithm import RolloutOutcome, TrainerContext
 from agentlightning_core.triplet import TraceToTriplet
 
+from .aio import gather_or_cancel
 from .chat import ChatClient
 from .config import APOConfig
 from .instructions import critic_messages, editor_messages
@@ -30,6 +31,11 @@ def train_indices(cfg: APOConfig, n_train: int, round_: int, parent_id: str) -> 
     """The parent's train minibatch for this round: a seeded sample without replacement."""
     rng = random.Random(f"{cfg.seed}:train:{round_}:{parent_id}")
     return rng.sample(range(n_train), min(cfg.train_batch_size, n_train))
+
+
+def call_seed(*parts: object) -> int:
+    """A stable 31-bit seed for one critic or editor call, from its place in the search."""
+    return zlib.crc32(":".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
 def failure_groups(failures: Sequence[Failure], per_group: int, groups: int) -> list[list[Failure]]:
@@ -109,13 +115,20 @@ async def expand(
                 template,
                 group,
                 len(outcomes),
+                total_failures=len(failures),
                 max_trace_chars=cfg.max_trace_chars,
                 instructions=cfg.critic_instructions,
-            )
+            ),
+            seed=call_seed(cfg.seed, "critic", round_, parent.id, g),
         )
         record = CritiqueRecord(index=g, failures=[f.rollout_id for f in group], text=text)
         messages = editor_messages(target, template, text, instructions=cfg.editor_instructions)
-        replies = await asyncio.gather(*(editor.complete(messages) for _ in range(cfg.branch_factor)))
+        replies = await gather_or_cancel(
+            *(
+                editor.complete(messages, seed=call_seed(cfg.seed, "editor", round_, parent.id, g, e))
+                for e in range(cfg.branch_factor)
+            )
+        )
         children = []
         for e, reply in enumerate(replies):
             child_id = f"r{round_}.{position}.{g}.{e}"
@@ -138,7 +151,7 @@ async def expand(
             children.append(child)
         return record, children
 
-    results = await asyncio.gather(*(one_critique(g, group) for g, group in enumerate(groups)))
+    results = await gather_or_cancel(*(one_critique(g, group) for g, group in enumerate(groups)))
     kids: list[Candidate] = []
     for record, children in results:
         expansion.critiques.append(record)

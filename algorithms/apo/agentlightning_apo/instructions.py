@@ -33,6 +33,7 @@ def critic_messages(
     failures: Sequence[Failure],
     batch_size: int,
     *,
+    total_failures: int | None = None,
     max_trace_chars: int,
     instructions: str | None = None,
 ) -> list[dict[str, str]]:
@@ -41,7 +42,12 @@ def critic_messages(
     parts = [
         f'The prompt (template "{name}"; the agent fills in {fields} for each task):',
         f"<prompt>\n{template.template}\n</prompt>",
-        f"The agent did badly on {len(failures)} of {batch_size} tasks. Here they are:",
+        f"The agent did badly on {total_failures or len(failures)} of {batch_size} tasks. "
+        + (
+            "Here they are:"
+            if (total_failures or len(failures)) == len(failures)
+            else f"Here are {len(failures)} of them:"
+        ),
     ]
     for i, failure in enumerate(failures, 1):
         parts.append(f"### Example {i}\n{failure.render(max_trace_chars)}")
