@@ -7,12 +7,14 @@ marked finished, so whoever waits for the rollout to finish finds its spans alre
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import enum
 import logging
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..agent import LitAgent
 from ..errors import ConflictError, NotFoundError, PayloadTooLargeError
@@ -311,6 +313,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_CORE_DIR = str(Path(__file__).resolve().parents[1])
+_STDLIB_DIRS = (str(Path(asyncio.__file__).parent), str(Path(concurrent.futures.__file__).parent))
+
+
 def _traceback(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    """The traceback from the first frame of the user's code on (runner and asyncio frames
+    say nothing about why the agent failed)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith((_CORE_DIR, *_STDLIB_DIRS)):
+        if tb.tb_next is None:
+            break  # the error is inside the core itself: keep that frame
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
     return text[-MAX_TRACEBACK_CHARS:]
