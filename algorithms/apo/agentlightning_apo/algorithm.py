@@ -188,7 +188,7 @@ class APO(Algorithm):
             done = _finished(state)
             if done < cfg.rounds:
                 state.final = None
-            with RoundProgress(ctx, cfg.rounds, enabled=cfg.progress) as progress:
+            with RoundProgress(ctx, cfg.rounds) as progress:
                 for round_ in range(done + 1, cfg.rounds + 1):
                     await self._round(
                         ctx,

@@ -91,9 +91,6 @@ class APOConfig(BaseModel):
     )
     seed: int = Field(default=0, description="seeds minibatch sampling and the val order")
     output_subdir: str = Field(default="apo", description="folder under the trainer's output_dir")
-    progress: bool = Field(
-        default=True, description="show rich progress bars when the trainer shows none of its own"
-    )
     resume: bool = Field(
         default=False, description="continue from the checkpoint in the output folder if there is one"
     )

@@ -1,8 +1,9 @@
-"""Progress of an APO run, shown with rich.
+"""APO's line in the trainer's rich progress display (``ctx.progress``).
 
-The trainer may already show a ``rich`` progress display (``ctx.progress``); APO then adds its
-own line to it. Without one, APO opens a display of its own for the run and lends it to
-``ctx.run_rollouts`` meanwhile, so the rollout bars show too.
+The trainer owns the display (``Trainer(progress=True)``, the default) and the rollout bars that
+``ctx.run_rollouts`` adds to it; APO adds one bar over its rounds whose text names the current
+phase (critique and edit, scoring with pulls spent, final evaluation). Without a display —
+``progress=False`` or a bare ``TrainerContext`` — this does nothing.
 """
 
 from __future__ import annotations
@@ -10,44 +11,20 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
 from agentlightning_core.algorithm import TrainerContext
 
 
 class RoundProgress:
     """One bar over the rounds (plus the final evaluation), with the current phase as its text."""
 
-    def __init__(self, ctx: TrainerContext, rounds: int, *, enabled: bool = True) -> None:
+    def __init__(self, ctx: TrainerContext, rounds: int) -> None:
         self.ctx = ctx
         self.rounds = rounds
-        self.enabled = enabled
-        self._own: Progress | None = None
         self._task: Any = None
 
     def __enter__(self) -> RoundProgress:
-        if not self.enabled:
-            return self
-        if self.ctx.progress is None:
-            self._own = Progress(
-                SpinnerColumn(),
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                transient=False,
-            )
-            self._own.start()
-            self.ctx.progress = self._own
-        assert self.ctx.progress is not None
-        self._task = self.ctx.progress.add_task("apo", total=self.rounds + 1)
+        if self.ctx.progress is not None:
+            self._task = self.ctx.progress.add_task("apo", total=self.rounds + 1)
         return self
 
     def phase(self, completed: int, text: str) -> None:
@@ -57,11 +34,5 @@ class RoundProgress:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None and self.ctx.progress is not None:
-            if exc_type is None:
-                self.ctx.progress.update(self._task, completed=self.rounds + 1, description="apo: done")
-            if self._own is None:
-                self.ctx.progress.remove_task(self._task)
-        if self._own is not None:
-            self._own.stop()
-            self.ctx.progress = None
+        if self._task is not None and self.ctx.progress is not None and exc_type is None:
+            self.ctx.progress.update(self._task, completed=self.rounds + 1, description="apo: done")

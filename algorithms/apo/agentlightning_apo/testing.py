@@ -10,7 +10,6 @@ which key it was sent with.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agentlightning_core.engine import LLMEngine
 from agentlightning_core.types import LLM
 
 
@@ -106,15 +106,39 @@ class ScriptedLLMServer:
             return web.Response(status=status, text=text)
         if isinstance(reply, dict):
             return web.json_response(reply)
-        return web.json_response(
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": self.model,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-                ],
-                "usage": {"prompt_tokens": len(json.dumps(body)) // 4, "completion_tokens": len(reply) // 4},
-            }
-        )
+        return web.json_response(_completion(reply, self.model, len(self.requests)))
+
+
+def _completion(reply: str, model: str, n: int) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": max(1, len(reply) // 4)},
+    }
+
+
+class ScriptedEngine(LLMEngine):
+    """The same scripts as an :class:`~agentlightning_core.engine.LLMEngine`, to put behind the
+    trainer's real LLM proxy: the agent's calls and the critic's then take the production path."""
+
+    name = "scripted"
+    model_name = "scripted"
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.requests: list[ScriptedRequest] = []
+
+    async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        recorded = ScriptedRequest(body=body, headers={})
+        self.requests.append(recorded)
+        reply = self.script(recorded)
+        if isinstance(reply, tuple):
+            raise RuntimeError(f"scripted engine failure {reply[0]}: {reply[1]}")
+        if isinstance(reply, dict):
+            return reply
+        return _completion(reply, self.model_name, len(self.requests))

@@ -15,7 +15,7 @@ import contextlib
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,6 @@ class APOHarness:
     tmp_path: Path
 
     def apo(self, **params: Any) -> APO:
-        params.setdefault("progress", False)
         return APO(critic=self.server.llm(), **params)
 
     def context(self, out: str = "run", **kwargs: Any) -> TrainerContext:
@@ -163,5 +162,10 @@ async def harness(tmp_path: Path) -> AsyncIterator[APOHarness]:
 
 
 @pytest.fixture
-def helpers() -> dict[str, Callable[..., Any]]:
-    return {"rules": rules, "true_score": true_score}
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def data() -> dict[str, Any]:
+    return {"train": TRAIN, "val": VAL, "initial": INITIAL, "labels": LABELS, "true_score": true_score}
