@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--critic-model")
     parser.add_argument("--critic-key-env", help="environment variable with the critic endpoint's API key")
+    parser.add_argument(
+        "--critic-max-tokens", type=int, default=300, help="max_tokens of critic and editor calls"
+    )
+    parser.add_argument("--llm-timeout", type=float, default=1800.0, help="seconds per critic/editor call")
     parser.add_argument("--output", default="runs/apo_local")
     args = parser.parse_args(argv)
 
@@ -123,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         critic=critic,
         critic_api_key_env=args.critic_key_env,
+        critic_sampling={"temperature": 0.7, "max_tokens": args.critic_max_tokens},
+        editor_sampling={"temperature": 0.9, "max_tokens": args.critic_max_tokens},
+        llm_timeout=args.llm_timeout,
+        llm_retries=0 if critic is None else 2,  # a local engine that is slow only gets slower with retries
     )
     bench = APOWithTestScores(apo, load_tickets("test"))
     try:
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": trainer.engine.model_name if trainer.engine is not None else None,
         "critic": "local engine" if critic is None else f"{critic.model} at {critic.endpoint}",
         "cpu_count": os.cpu_count(),
+        "torch_threads_env": os.environ.get("AGL_TORCH_THREADS"),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "command": shlex.join([sys.executable, *sys.argv]),

@@ -328,3 +328,32 @@ async def test_final_eval_off_picks_the_beam_leader_by_its_minibatch_mean(harnes
     assert state.final is None
     assert result.extra["best_candidate"] == state.beam[0]
     assert math.isclose(result.best_score or 0.0, state.candidates[state.beam[0]].mean)
+
+
+async def test_several_prompts_are_edited_round_robin_one_per_expansion(harness: Any) -> None:
+    resources = {
+        "prompt": PromptTemplate(template="Route: {text}"),
+        "footer": PromptTemplate(template="Be brief."),
+    }
+    apo = harness.apo(rounds=2, beam_width=2, branch_factor=1)
+    _, ctx = await harness.run(apo, initial_resources=resources)
+    state = load(ctx)
+    names = ["prompt", "footer"]  # the order of the initial resources
+    for record in state.rounds:
+        for position, parent_id in enumerate(record.beam_before):
+            expansion = record.expansions[parent_id]
+            assert expansion.target == names[(record.round - 1 + position) % 2]
+    for cand in state.candidates.values():
+        if cand.parent_id is None or cand.status == "rejected":
+            continue
+        parent = state.candidates[cand.parent_id]
+        other = "footer" if cand.edited == "prompt" else "prompt"
+        assert cand.prompts[other] == parent.prompts[other]
+        assert (
+            cand.prompts[cand.edited or ""] != parent.prompts[cand.edited or ""] or cand.status == "duplicate"
+        )
+    # both templates are published with each candidate
+    latest = await harness.store.get_resources()
+    assert latest is not None and set(latest.resources) == {"prompt", "footer"}
+    with pytest.raises(ValueError, match="prompt_names lists 'main'"):
+        await harness.run(harness.apo(prompt_names=["main"]), initial_resources=resources)
