@@ -163,6 +163,7 @@ class APO(Algorithm):
     # --------------------------------------------------------------------------- run
     async def run(self, ctx: TrainerContext) -> AlgorithmResult:
         cfg = self.config
+        self._published = set()  # a new run may come with a new store
         train = list(ctx.train_data)
         if not train:
             raise ValueError("APO needs training data: Trainer.fit(agent, train_data=[...], val_data=[...])")

@@ -82,7 +82,7 @@ class APOConfig(BaseModel):
     )
     critic_instructions: str | None = Field(default=None, description="replaces the critic's system prompt")
     editor_instructions: str | None = Field(default=None, description="replaces the editor's system prompt")
-    llm_timeout: float = Field(default=300.0, gt=0, description="seconds per critic or editor call")
+    llm_timeout: float = Field(default=600.0, gt=0, description="seconds per critic or editor call")
     llm_retries: int = Field(
         default=2, ge=0, description="retries of a critic/editor call on 429, 5xx or a lost connection"
     )
