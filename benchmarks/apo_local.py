@@ -32,15 +32,21 @@ from agentlightning_core.errors import PluginNotFoundError
 from agentlightning_core.trainer import Trainer
 from agentlightning_core.types import LLM, PromptTemplate
 
+REFERENCE_PROMPT = (
+    "Which team should handle this customer message? The teams are: billing, shipping, returns, "
+    "account, technical. Answer with one team name only.\n\nMessage: {request}\nTeam:"
+)
+
 
 class APOWithTestScores(Algorithm):
     """Scores the initial prompt on the test split, runs APO, scores APO's best on the test split."""
 
     name = "apo_benchmark"
 
-    def __init__(self, apo: APO, test: list[dict[str, Any]]) -> None:
+    def __init__(self, apo: APO, test: list[dict[str, Any]], reference: str | None) -> None:
         self.apo = apo
         self.test = test
+        self.reference = reference
         self.figures: dict[str, Any] = {}
 
     async def run(self, ctx: TrainerContext) -> AlgorithmResult:
@@ -60,6 +66,17 @@ class APOWithTestScores(Algorithm):
         )
         t3 = time.monotonic()
         ctx.best_resources_id = result.best_resources_id
+        reference = None
+        if self.reference:  # a hand-written prompt that names the teams: what the agent model can do
+            ref = await ctx.publish_resources(
+                {**resources, "router_prompt": PromptTemplate(template=self.reference)}
+            )
+            reference = await ctx.evaluate(
+                self.test, resources_id=ref.resources_id, mode="test", description="test: reference"
+            )
+            await ctx.publish_resources(
+                (await ctx.store.get_resources(result.best_resources_id)).resources  # type: ignore[union-attr]
+            )  # keep APO's best as the latest version
         state = self.apo.state
         assert state is not None
         stats = await ctx.store.statistics()
@@ -68,6 +85,7 @@ class APOWithTestScores(Algorithm):
             "test_initial": before.mean_reward,
             "test_optimised": after.mean_reward,
             "test_failed_rollouts": [before.n_failed, after.n_failed],
+            "test_reference": reference.mean_reward if reference is not None else None,
             "val_initial": result.extra.get("initial_score"),
             "val_best": result.best_score,
             "best_candidate": result.extra.get("best_candidate"),
@@ -125,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         val_batch_size=args.val_batch_size,
         selection=args.selection,
         seed=args.seed,
+        missing_placeholders=args.missing_placeholders,
         critic=critic,
         critic_api_key_env=args.critic_key_env,
         critic_sampling={"temperature": 0.7, "max_tokens": args.critic_max_tokens},
@@ -132,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         llm_timeout=args.llm_timeout,
         llm_retries=0 if critic is None else 2,  # a local engine that is slow only gets slower with retries
     )
-    bench = APOWithTestScores(apo, load_tickets("test"))
+    bench = APOWithTestScores(apo, load_tickets("test"), args.reference_prompt or None)
     try:
         trainer = Trainer(
             algorithm=bench,

@@ -38,6 +38,10 @@ class APOConfig(BaseModel):
         default=1.0,
         description="a train rollout whose reward is below this (or that failed) counts as a failure",
     )
+    missing_placeholders: Literal["reject", "append"] = Field(
+        default="reject",
+        description="an edit that drops a placeholder: 'reject' it, or 'append' the placeholder and score it",
+    )
     val_batch_size: int = Field(
         default=8, ge=1, description="val tasks per pull: one pull scores one candidate on this many"
     )
@@ -113,5 +117,6 @@ class APOConfig(BaseModel):
                 "selection",
                 "seed",
                 "prompt_names",
+                "missing_placeholders",
             }
         )

@@ -132,7 +132,9 @@ async def expand(
         children = []
         for e, reply in enumerate(replies):
             child_id = f"r{round_}.{position}.{g}.{e}"
-            edited, reason = validate_edit(template, extract_prompt(reply))
+            edited, reason, repairs = validate_edit(
+                template, extract_prompt(reply), append_missing=cfg.missing_placeholders == "append"
+            )
             child = Candidate(
                 id=child_id,
                 parent_id=parent.id,
@@ -144,6 +146,7 @@ async def expand(
                 editor_reply=reply,
                 status="candidate" if edited is not None else "rejected",
                 reason=reason,
+                repairs=repairs,
             )
             if reason:
                 log.info("edit %s rejected: %s", child_id, reason)

@@ -44,6 +44,7 @@ class Candidate(BaseModel):
     status: CandidateStatus = "candidate"
     reason: str | None = Field(default=None, description="why a rejected or duplicate edit is not scored")
     duplicate_of: str | None = None
+    repairs: list[str] = Field(default_factory=list, description="fixes applied to the editor's text")
     resources_id: str | None = None
     pulls: int = 0
     samples: list[ValSample] = Field(default_factory=list)

@@ -56,33 +56,53 @@ def repair_braces(text: str, names: set[str]) -> str:
     return pattern.sub(sub, text)
 
 
-def validate_edit(parent: PromptTemplate, text: str) -> tuple[PromptTemplate | None, str | None]:
+def validate_edit(
+    parent: PromptTemplate, text: str, *, append_missing: bool = False
+) -> tuple[PromptTemplate | None, str | None, list[str]]:
     """Build the edited template, or say why it cannot be used.
 
-    Returns ``(template, None)`` when the edit keeps every placeholder of ``parent`` and adds
-    none, else ``(None, reason)``.
+    Returns ``(template, None, repairs)`` when the edit keeps every placeholder of ``parent`` and
+    adds none, else ``(None, reason, repairs)``. ``repairs`` lists what was fixed on the way: stray
+    braces escaped (f-string), and with ``append_missing`` the dropped placeholders appended at
+    the end (so a weak editor's rewrite can still be scored instead of rejected).
     """
+    repairs: list[str] = []
     if not text.strip():
-        return None, "the editor returned an empty prompt"
+        return None, "the editor returned an empty prompt", repairs
     want = placeholders(parent)
     if parent.engine == "f-string":
-        text = repair_braces(text, want)
+        fixed = repair_braces(text, want)
+        if fixed != text:
+            repairs.append("escaped braces that are not placeholders")
+        text = fixed
     candidate = PromptTemplate(template=text, engine=parent.engine)
     try:
         have = placeholders(candidate)
     except Exception as exc:  # jinja syntax errors, malformed format strings
-        return None, f"the edited prompt does not parse as a {parent.engine} template: {exc}"
+        return None, f"the edited prompt does not parse as a {parent.engine} template: {exc}", repairs
     missing = sorted(want - have)
+    if missing and append_missing:
+        fields = [("{{ " + m + " }}") if parent.engine == "jinja" else ("{" + m + "}") for m in missing]
+        candidate = PromptTemplate(template=text.rstrip() + "\n\n" + "\n".join(fields), engine=parent.engine)
+        repairs.append("appended dropped placeholder(s) " + ", ".join("{" + m + "}" for m in missing))
+        have = placeholders(candidate)
+        missing = []
     extra = sorted(have - want)
     if missing:
-        return None, "the edited prompt dropped placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
+        return (
+            None,
+            "the edited prompt dropped placeholder(s) " + ", ".join("{" + m + "}" for m in missing),
+            repairs,
+        )
     if extra:
-        return None, "the edited prompt added unknown placeholder(s) " + ", ".join(
-            "{" + e + "}" for e in extra
+        return (
+            None,
+            "the edited prompt added unknown placeholder(s) " + ", ".join("{" + e + "}" for e in extra),
+            repairs,
         )
     if parent.engine == "f-string":
         try:
             candidate.format(**{name: "x" for name in want})
         except (KeyError, IndexError, ValueError) as exc:
-            return None, f"the edited prompt cannot be formatted: {exc!r}"
-    return candidate, None
+            return None, f"the edited prompt cannot be formatted: {exc!r}", repairs
+    return candidate, None, repairs

@@ -207,6 +207,17 @@ async def test_broken_edits_are_rejected_with_a_reason_and_never_scored(harness:
     assert state.beam == ["r0"] and state.final is not None and state.final.best_id == "r0"
 
 
+async def test_with_missing_placeholders_append_a_broken_edit_is_repaired_and_scored(harness: Any) -> None:
+    harness.script.editor_mode = "drop_placeholder"
+    _, ctx = await harness.run(harness.apo(rounds=1, branch_factor=2, missing_placeholders="append"))
+    state = load(ctx)
+    child = state.candidates["r1.0.0.0"]
+    assert child.status == "candidate" and child.pulls >= 1
+    assert child.prompts["prompt"].template == "Route it. Team:\n\n{text}"
+    assert child.repairs == ["appended dropped placeholder(s) {text}"]
+    assert state.candidates["r1.0.0.1"].status == "duplicate"
+
+
 async def test_an_unchanged_prompt_is_a_duplicate_of_its_parent(harness: Any) -> None:
     harness.script.editor_mode = "same"
     _, ctx = await harness.run(harness.apo(rounds=1))

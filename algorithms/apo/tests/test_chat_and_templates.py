@@ -95,7 +95,8 @@ def test_stray_braces_are_escaped_and_placeholders_kept() -> None:
 
 def test_validate_edit_accepts_keeps_and_rejects() -> None:
     parent = PromptTemplate(template="Route: {text} ({lang})")
-    ok, reason = validate_edit(parent, 'Route {text} in {lang}; reply {"team": x}')
+    ok, reason, repairs = validate_edit(parent, 'Route {text} in {lang}; reply {"team": x}')
+    assert repairs == ["escaped braces that are not placeholders"]
     assert (
         reason is None
         and ok is not None
@@ -103,6 +104,18 @@ def test_validate_edit_accepts_keeps_and_rejects() -> None:
     )
     assert validate_edit(parent, "Route {text}")[1] == "the edited prompt dropped placeholder(s) {lang}"
     assert validate_edit(parent, "   ")[1] == "the editor returned an empty prompt"
+    # an invented placeholder is escaped into literal text, not rejected
+    invented, reason, _ = validate_edit(parent, "Route {text} ({lang}) for {customer}")
+    assert reason is None and invented is not None
+    assert invented.format(text="a", lang="b") == "Route a (b) for {customer}"
+
+
+def test_dropped_placeholders_can_be_appended_instead_of_rejected() -> None:
+    parent = PromptTemplate(template="Route: {text} ({lang})")
+    fixed, reason, repairs = validate_edit(parent, "Route it to a team.", append_missing=True)
+    assert reason is None and fixed is not None
+    assert fixed.template == "Route it to a team.\n\n{lang}\n{text}"
+    assert repairs == ["appended dropped placeholder(s) {lang}, {text}"]
 
 
 def test_validate_edit_with_jinja() -> None:
