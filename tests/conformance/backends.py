@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -33,6 +35,23 @@ async def memory_bus() -> AsyncIterator[Any]:
         yield bus
 
 
+@contextlib.asynccontextmanager
+async def redis_bus() -> AsyncIterator[Any]:
+    """The Redis bus on the shared server, under a key prefix no other test uses; its keys are
+    deleted afterwards."""
+    from agentlightning_redis import RedisEventBus
+
+    prefix = f"agl-test:{uuid.uuid4().hex[:12]}"
+    url = os.environ.get("AGL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    async with RedisEventBus(url, prefix=prefix, history_size=1000, retry_seconds=2.0) as bus:
+        try:
+            yield bus
+        finally:
+            keys = [k async for k in bus.redis.scan_iter(match=f"{prefix}:*")]
+            if keys:
+                await bus.redis.delete(*keys)
+
+
 StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
 
 #: name → (factory, module that must be importable, pip hint)
@@ -42,6 +61,7 @@ STORE_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
 
 BUS_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
     "memory": (memory_bus, None, ""),
+    "redis": (redis_bus, "agentlightning_redis", "pip install agentlightning-redis"),
 }
 
 
