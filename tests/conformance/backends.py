@@ -52,6 +52,26 @@ async def redis_bus() -> AsyncIterator[Any]:
                 await bus.redis.delete(*keys)
 
 
+@contextlib.asynccontextmanager
+async def rabbitmq_bus() -> AsyncIterator[Any]:
+    """The RabbitMQ bus on the shared broker, on an exchange of its own; the exchange and any
+    durable queue the test made are deleted afterwards."""
+    from agentlightning_rabbitmq import RabbitMQEventBus, RabbitMQSettings
+
+    settings = RabbitMQSettings(
+        host=os.environ.get("AGL_TEST_RABBITMQ_HOST", "127.0.0.1"),
+        exchange=f"agl-test.{uuid.uuid4().hex[:12]}",
+        retry_seconds=2.0,
+    )
+    async with RabbitMQEventBus(settings) as bus:
+        try:
+            yield bus
+        finally:
+            for name in bus.durable_names:
+                await bus.delete_durable(name)
+            await bus.delete_exchange()
+
+
 StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
 
 #: name → (factory, module that must be importable, pip hint)
@@ -62,6 +82,7 @@ STORE_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
 BUS_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
     "memory": (memory_bus, None, ""),
     "redis": (redis_bus, "agentlightning_redis", "pip install agentlightning-redis"),
+    "rabbitmq": (rabbitmq_bus, "agentlightning_rabbitmq", "pip install agentlightning-rabbitmq"),
 }
 
 

@@ -9,6 +9,7 @@ duplicates. Stream ids are ordered, so they are the events' ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -21,6 +22,7 @@ from agentlightning_core.types import Event
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
 
 from .settings import RedisBusSettings
 from .streams import ADD_ONCE_LUA, FIELD_DATA, FIELD_UID, check_since, decode_entry
@@ -150,10 +152,17 @@ class RedisEventBus(EventBus):
         text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
         return event.model_copy(update={"event_id": text})
 
-    def subscribe(self, topics: Sequence[str]) -> Subscription:
+    def subscribe(self, topics: Sequence[str], *, durable: str | None = None) -> Subscription:
         if not topics:
             raise ValueError("subscribe() needs at least one topic")
-        return RedisSubscription(self, topics)
+        return RedisSubscription(self, topics, self.check_durable_name(durable))
+
+    async def delete_durable(self, durable: str) -> None:
+        """Forget a durable subscription (its consumer group on every stream of this prefix)."""
+        name = self.check_durable_name(durable)
+        async for key in self.redis.scan_iter(match=f"{self.prefix}:*", _type="stream"):
+            with contextlib.suppress(ResponseError):
+                await self.redis.xgroup_destroy(key, name)
 
     # ------------------------------------------------------------------- history
     async def get_event_history(self, topic: str, limit: int = 100, since: str | None = None) -> list[Event]:

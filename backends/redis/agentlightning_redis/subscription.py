@@ -1,8 +1,14 @@
-"""A subscription reading Redis streams with blocking XREAD on its own connection.
+"""A subscription reading Redis streams with blocking reads on its own connection.
 
-It remembers the last entry id it saw per topic, so after a lost connection it re-reads from
-exactly there: nothing published meanwhile is skipped (while it is still within the history
-bound) and nothing is handed out twice.
+A plain subscription remembers the last entry id it saw per topic, so after a lost connection
+it re-reads from exactly there: nothing published meanwhile is skipped (while it is still within
+the history bound) and nothing is handed out twice.
+
+A durable one reads through a consumer group named after it (XREADGROUP): the group's position
+lives on the server, so events published while no subscription of that name is open wait for
+the next one. An entry is acknowledged (XACK) when ``get()`` hands it out; entries delivered but
+never acknowledged (a crash, a lost reply) are read again on the next (re)connection, so durable
+delivery is at least once, with the entry id to tell repeats apart.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from agentlightning_core.bus.backoff import Backoff
 from agentlightning_core.bus.base import QueueSubscription
 from agentlightning_core.errors import BackendUnavailableError
+from agentlightning_core.types import Event
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .streams import decode_entry, parse_stream_id
+from .streams import FIELD_DATA, decode_entry, parse_stream_id
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -35,15 +43,17 @@ CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class RedisSubscription(QueueSubscription):
-    def __init__(self, bus: RedisEventBus, topics: Sequence[str]) -> None:
+    def __init__(self, bus: RedisEventBus, topics: Sequence[str], durable: str | None = None) -> None:
         super().__init__(topics)
         self._bus = bus
+        self.durable = durable
         self._keys = {bus.key(t): t for t in dict.fromkeys(topics)}
         self._positions: dict[str, str] = {}
         self._last: dict[str, tuple[int, int]] = {}
         self._client: Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
+        self._event_keys: dict[str, str] = {}
         #: times the reader lost the server and came back (tests and operators read it)
         self.reconnects = 0
 
@@ -53,13 +63,19 @@ class RedisSubscription(QueueSubscription):
                 return
             client = self._bus.new_client(socket_timeout=BLOCK_MS / 1000 + 10)
             try:
-                positions = await self._bus.with_retry(lambda: self._current_positions(client), "subscribe")
+                if self.durable is None:
+                    positions = await self._bus.with_retry(
+                        lambda: self._current_positions(client), "subscribe"
+                    )
+                else:
+                    await self._bus.with_retry(lambda: self._create_groups(client), "subscribe")
+                    positions = dict.fromkeys(self._keys, "0")  # own pending entries first
             except BaseException:
                 await client.aclose()
                 raise
             self._client = client
             self._positions = positions
-            self._last = {k: parse_stream_id(v) for k, v in positions.items()}
+            self._last = {k: parse_stream_id(v) for k, v in positions.items() if "-" in v}
             self._task = asyncio.create_task(self._read_loop(), name=f"redis-bus-subscription-{self.topics}")
             self._bus.subscriptions.add(self)
 
@@ -74,26 +90,73 @@ class RedisSubscription(QueueSubscription):
             positions[key] = reply[0][0].decode() if reply else "0-0"
         return positions
 
-    async def get(self, timeout: float | None = None) -> Any:
+    async def _create_groups(self, client: Redis) -> None:
+        """The group starts at the stream's end the first time the name is used; later opens
+        keep its position."""
+        for key in self._keys:
+            try:
+                await client.xgroup_create(key, self.durable, id="$", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def get(self, timeout: float | None = None) -> Event | None:
         if self._task is None and not self.closed:
             await self.ready()
-        return await super().get(timeout)
+        event = await super().get(timeout)
+        if event is not None and self.durable is not None:
+            key = self._event_keys.pop(event.event_id, None)
+            if key is not None:
+                with contextlib.suppress(*CONNECTION_ERRORS):  # unacked: read again next time
+                    await self._bus.redis.xack(key, self.durable, event.event_id)
+        return event
+
+    async def _read(self) -> Any:
+        assert self._client is not None
+        if self.durable is None:
+            return await self._client.xread(self._positions, count=READ_BATCH, block=BLOCK_MS)
+        pending = any(v == "0" for v in self._positions.values())
+        reply = await self._client.xreadgroup(
+            self.durable,
+            self.durable,
+            self._positions,
+            count=READ_BATCH,
+            block=None if pending else BLOCK_MS,
+        )
+        for raw_key, entries in reply or ():
+            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+            if self._positions.get(key) == "0" and not entries:
+                self._positions[key] = ">"  # this consumer's pending entries are all read
+        if not pending:
+            return reply
+        for key in self._keys:  # streams with no pending entries at all are not in the reply
+            if self._positions[key] == "0" and not any(_name(k) == key for k, _ in reply or ()):
+                self._positions[key] = ">"
+        return reply
 
     async def _read_loop(self) -> None:
-        assert self._client is not None
         backoff = Backoff()
         lost_since: float | None = None
         loop = asyncio.get_running_loop()
         while not self.closed:
             try:
-                reply = await self._client.xread(self._positions, count=READ_BATCH, block=BLOCK_MS)
+                reply = await self._read()
             except CONNECTION_ERRORS as exc:
                 if self.closed:
                     return
                 if lost_since is None:
                     lost_since = loop.time()
                     log.warning("redis bus: subscription to %s lost the server (%s); reconnecting", self.topics, exc)
+                if self.durable is not None:
+                    self._positions = dict.fromkeys(self._keys, "0")  # re-read what was not acked
                 await asyncio.sleep(backoff.next())
+                continue
+            except ResponseError as exc:
+                if self.durable is None or "NOGROUP" not in str(exc):
+                    raise
+                # the server lost the group (restart without persistence, or deleted): recreate
+                assert self._client is not None
+                await self._create_groups(self._client)
                 continue
             if lost_since is not None:
                 self.reconnects += 1
@@ -104,20 +167,31 @@ class RedisSubscription(QueueSubscription):
                 )
                 lost_since = None
             backoff.reset()
-            for raw_key, entries in reply or ():
-                key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-                for entry_id, fields in entries:
-                    position = parse_stream_id(entry_id)
-                    if position <= self._last.get(key, (0, 0)):
-                        continue  # never hand out an entry twice, whatever the server sends
-                    self._last[key] = position
-                    self._positions[key] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                    try:
-                        event = decode_entry(entry_id, fields)
-                    except Exception:  # a foreign or corrupt entry must not kill the subscription
-                        log.warning("redis bus: skipped undecodable entry %r on %s", entry_id, key, exc_info=True)
-                        continue
-                    self.queue.put_nowait(event)
+            self._deliver(reply)
+
+    def _deliver(self, reply: Any) -> None:
+        for raw_key, entries in reply or ():
+            key = _name(raw_key)
+            for entry_id, fields in entries:
+                text_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                position = parse_stream_id(text_id)
+                if position <= self._last.get(key, (0, 0)):
+                    continue  # never hand out an entry twice, whatever the server sends
+                self._last[key] = position
+                if self.durable is None:
+                    self._positions[key] = text_id
+                elif self._positions[key] != ">":
+                    self._positions[key] = text_id  # walk through the pending entries
+                if not fields or FIELD_DATA not in fields:
+                    continue  # trimmed away while pending: nothing left to deliver
+                try:
+                    event = decode_entry(entry_id, fields)
+                except Exception:  # a foreign or corrupt entry must not kill the subscription
+                    log.warning("redis bus: skipped undecodable entry %r on %s", entry_id, key, exc_info=True)
+                    continue
+                if self.durable is not None:
+                    self._event_keys[event.event_id] = key
+                self.queue.put_nowait(event)
 
     async def close(self) -> None:
         if self.closed:
@@ -139,7 +213,11 @@ class RedisSubscription(QueueSubscription):
                 await self._client.aclose()
 
     def __repr__(self) -> str:
-        return f"RedisSubscription({self.topics!r})"
+        return f"RedisSubscription({self.topics!r}, durable={self.durable!r})"
+
+
+def _name(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 def unavailable(url: str, what: str, exc: BaseException) -> BackendUnavailableError:
