@@ -4,11 +4,14 @@ A plain subscription remembers the last entry id it saw per topic, so after a lo
 it re-reads from exactly there: nothing published meanwhile is skipped (while it is still within
 the history bound) and nothing is handed out twice.
 
-A durable one reads through a consumer group named after it (XREADGROUP): the group's position
-lives on the server, so events published while no subscription of that name is open wait for
-the next one. An entry is acknowledged (XACK) when ``get()`` hands it out; entries delivered but
-never acknowledged (a crash, a lost reply) are read again on the next (re)connection, so durable
-delivery is at least once, with the entry id to tell repeats apart.
+A durable one reads through a consumer group named after it (XREADGROUP), as a consumer of its
+own: the group's position lives on the server, so events published while no subscription of
+that name is open wait for the next one, and open subscriptions of one name split the events.
+An entry is acknowledged (XACK) when ``get()`` hands it out. On close, entries delivered to it
+but not handed out are parked on the group's consumer ``NAME.parked`` and the next subscription
+of the name claims them first; entries of a subscriber that died without closing are claimed by
+the next opener once they have been idle ``STALE_MS``. So durable delivery is at least once, and
+the entry id tells repeats apart.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: how long one XREAD blocks on the server; bounds how late a silently dead link is noticed
 BLOCK_MS = 5_000
+#: idle time after which a dead durable consumer's unacknowledged entries are taken over
+STALE_MS = 60_000
 READ_BATCH = 500
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -54,6 +60,7 @@ class RedisSubscription(QueueSubscription):
         self._task: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         self._event_keys: dict[str, str] = {}
+        self._consumer = f"{durable}.{uuid.uuid4().hex[:12]}" if durable is not None else ""
         #: times the reader lost the server and came back (tests and operators read it)
         self.reconnects = 0
 
@@ -90,15 +97,36 @@ class RedisSubscription(QueueSubscription):
             positions[key] = reply[0][0].decode() if reply else "0-0"
         return positions
 
+    @property
+    def _parked(self) -> str:
+        return f"{self.durable}.parked"
+
     async def _create_groups(self, client: Redis) -> None:
         """The group starts at the stream's end the first time the name is used; later opens
-        keep its position."""
+        keep its position and take over parked and stale entries."""
         for key in self._keys:
             try:
                 await client.xgroup_create(key, self.durable, id="$", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+            await self._move_pending(client, key, self._parked, self._consumer)
+            await client.xautoclaim(key, self.durable, self._consumer, STALE_MS, justid=True, count=10_000)
+
+    async def _move_pending(self, client: Redis, key: str, source: str, target: str) -> None:
+        while True:
+            pending = await client.xpending_range(key, self.durable, "-", "+", 1000, consumername=source)
+            ids = [p["message_id"] for p in pending]
+            if not ids:
+                return
+            await client.xclaim(key, self.durable, target, 0, ids, justid=True)
+
+    async def _park(self) -> None:
+        """Hand what this consumer holds back to the name, then leave the group."""
+        assert self._client is not None
+        for key in self._keys:
+            await self._move_pending(self._client, key, self._consumer, self._parked)
+            await self._client.xgroup_delconsumer(key, self.durable, self._consumer)
 
     async def get(self, timeout: float | None = None) -> Event | None:
         if self._task is None and not self.closed:
@@ -118,7 +146,7 @@ class RedisSubscription(QueueSubscription):
         pending = any(v == "0" for v in self._positions.values())
         reply = await self._client.xreadgroup(
             self.durable,
-            self.durable,
+            self._consumer,
             self._positions,
             count=READ_BATCH,
             block=None if pending else BLOCK_MS,
@@ -208,6 +236,11 @@ class RedisSubscription(QueueSubscription):
                     await self._client.connection_pool.disconnect(inuse_connections=True)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, timeout=BLOCK_MS / 1000 + 1)
+        if self._client is not None and self.durable is not None:
+            try:
+                await self._park()
+            except (*CONNECTION_ERRORS, ResponseError) as exc:  # they stay pending: claimed when stale
+                log.warning("redis bus: could not park %s's unread events (%s)", self.durable, exc)
         if self._client is not None:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 await self._client.aclose()
