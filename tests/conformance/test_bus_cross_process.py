@@ -1,0 +1,90 @@
+"""A waiter in this process wakes on a rollout finished by a store in another process.
+
+``LightningStore.wait_for_rollouts`` (the base implementation every shared-database store uses)
+sleeps on the bus between its checks; this pins that bus path across real processes for every
+networked bus: a child process runs an in-memory store on the bus, enqueues, runs and finishes a
+rollout; this process learns the rollout id from the ``rollout.enqueued`` event and waits with the
+store's own helper, which must return on the ``succeeded`` event, long before its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from agentlightning_core.bus import open_event_bus
+from agentlightning_core.plugin_manager import AglPluginManager
+from agentlightning_core.store.base import _wait_for_final_event
+from agentlightning_core.types import EventType, Topic
+
+from .backends import require
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio
+    from agentlightning_core.bus import open_event_bus
+    from agentlightning_core.store.memory import InMemoryStore
+    from agentlightning_core.types import AttemptStatus
+
+    async def main():
+        bus = await open_event_bus()
+        store = InMemoryStore()
+        store.bus = bus
+        async with store:
+            rollout = await store.enqueue_rollout({"task": 1})
+            attempted = await store.dequeue_rollout(worker_id="child")
+            await asyncio.sleep(1.0)  # the waiter is asleep on the bus by now
+            await store.update_attempt(rollout.rollout_id, attempted.attempt.attempt_id,
+                                       status=AttemptStatus.SUCCEEDED)
+        await bus.close()
+
+    asyncio.run(main())
+    """
+)
+
+BUSES = {
+    "redis": ("agentlightning_redis", "pip install agentlightning-redis"),
+    "rabbitmq": ("agentlightning_rabbitmq", "pip install agentlightning-rabbitmq"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUSES))
+async def test_waiter_wakes_on_a_rollout_finished_in_another_process(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require(*BUSES[name])
+    unique = uuid.uuid4().hex[:12]
+    monkeypatch.setenv("EVENT_BUS_BACKEND", name)
+    monkeypatch.setenv("REDIS_URL", os.environ.get("AGL_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    monkeypatch.setenv("REDIS_BUS_PREFIX", f"agl-test:{unique}")
+    monkeypatch.setenv("RABBITMQ_HOST", os.environ.get("AGL_TEST_RABBITMQ_HOST", "127.0.0.1"))
+    monkeypatch.setenv("RABBITMQ_EXCHANGE", f"agl-test.{unique}")
+    bus = await open_event_bus(manager=AglPluginManager())
+    try:
+        async with bus.subscribe([Topic.ROLLOUTS]) as sub:
+            child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, env=dict(os.environ))
+            try:
+                enqueued = await sub.get(timeout=60)
+                assert enqueued is not None and enqueued.type == EventType.ROLLOUT_ENQUEUED
+                rollout_id = enqueued.payload["rollout_id"]
+                started = time.monotonic()
+                await _wait_for_final_event(sub, {rollout_id}, timeout=60)
+                waited = time.monotonic() - started
+            finally:
+                assert await asyncio.wait_for(child.wait(), 60) == 0
+        assert waited < 30, f"woke after {waited:.1f}s: by its timeout, not by the event"
+        if bus.supports_history:
+            history = await bus.get_event_history(Topic.ROLLOUTS)
+            assert [e.payload["status"] for e in history] == ["queued", "running", "succeeded"]
+    finally:
+        if name == "rabbitmq":
+            await bus.delete_exchange()  # type: ignore[attr-defined]
+        if name == "redis":
+            await bus.clear_event_history(Topic.ROLLOUTS)
+        await bus.close()
