@@ -121,7 +121,13 @@ async def main(args: argparse.Namespace) -> None:
                 rate = await throughput(bus, args.events, args.concurrency, payload)
                 delays = await latency(bus, args.latency_events, args.interval, payload)
         ms = [d * 1000 for d in delays]
-        row = (name, f"{rate:,.0f}", f"{percentile(ms, 50):.2f}", f"{percentile(ms, 99):.2f}", f"{max(ms):.2f}")
+        row = (
+            name,
+            f"{rate:,.0f}",
+            f"{percentile(ms, 50):.2f}",
+            f"{percentile(ms, 99):.2f}",
+            f"{max(ms):.2f}",
+        )
         rows.append(row)
         table.add_row(*row)
         print(f"{name}: {rate:,.0f} events/s; latency p50 {row[2]} ms, p99 {row[3]} ms, max {row[4]} ms")
@@ -132,7 +138,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backends", default="memory,redis,rabbitmq", help="comma-separated")
     parser.add_argument("--events", type=int, default=5000, help="events for the throughput run")
     parser.add_argument("--concurrency", type=int, default=16, help="publishing tasks in the throughput run")

@@ -52,7 +52,8 @@ class InMemoryEventBus(EventBus):
 
     def subscribe(self, topics: Sequence[str], *, durable: str | None = None) -> Subscription:
         subscription = QueueSubscription(topics, on_close=self._unsubscribe)
-        if self.check_durable_name(durable) is not None:
+        if durable is not None:
+            self.check_durable_name(durable)
             group = self._durable.setdefault(durable, _DurableGroup(self.history_size))
             group.topics.update(topics)
             group.members.append(subscription)

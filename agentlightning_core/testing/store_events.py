@@ -106,7 +106,9 @@ class StoreEventsConformance:
             (EventType.ROLLOUT_STATUS_CHANGED, "queued"),
         }
 
-    async def test_last_failure_publishes_rollout_failed(self, store: LightningStore, events: Subscription) -> None:
+    async def test_last_failure_publishes_rollout_failed(
+        self, store: LightningStore, events: Subscription
+    ) -> None:
         await store.enqueue_rollout(1)
         attempted = await store.dequeue_rollout()
         assert attempted is not None
@@ -182,10 +184,15 @@ class StoreEventsConformance:
     ) -> None:
         update = await store.add_resources({"prompt": PromptTemplate(template="Hi {x}")})
         event = await events.get(timeout=5)
-        assert event is not None and (event.topic, event.type) == (Topic.RESOURCES, EventType.RESOURCES_UPDATED)
+        assert event is not None and (event.topic, event.type) == (
+            Topic.RESOURCES,
+            EventType.RESOURCES_UPDATED,
+        )
         assert event.payload == {"resources_id": update.resources_id, "version": update.version}
 
-    async def test_update_worker_publishes_worker_updated(self, store: LightningStore, events: Subscription) -> None:
+    async def test_update_worker_publishes_worker_updated(
+        self, store: LightningStore, events: Subscription
+    ) -> None:
         await store.update_worker(Worker(worker_id="w9", status=WorkerStatus.BUSY))
         event = await events.get(timeout=5)
         assert event is not None and (event.topic, event.type) == (Topic.WORKERS, EventType.WORKER_UPDATED)

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
 from agentlightning_core.bus.backoff import Backoff
 from agentlightning_core.bus.base import DEFAULT_MAX_PAYLOAD_BYTES, EventBus, Subscription
 from agentlightning_core.errors import BackendUnavailableError, InvalidRequestError
 from agentlightning_core.types import Event
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from .settings import RabbitMQSettings
 from .subscription import RabbitMQSubscription
@@ -121,7 +122,9 @@ class RabbitMQEventBus(EventBus):
             type=event.type,
         )
         if self._exchange is None:
-            raise RuntimeError("the rabbitmq bus is not started; use `async with bus:` or `await bus.start()`")
+            raise RuntimeError(
+                "the rabbitmq bus is not started; use `async with bus:` or `await bus.start()`"
+            )
         deadline = time.monotonic() + self.settings.retry_seconds
         backoff = Backoff()
         while True:

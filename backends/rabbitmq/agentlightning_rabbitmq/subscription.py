@@ -18,11 +18,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
 from agentlightning_core.bus.base import Subscription
 from agentlightning_core.errors import InvalidRequestError
 from agentlightning_core.types import Event
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 if TYPE_CHECKING:
     from .bus import RabbitMQEventBus
@@ -96,7 +97,9 @@ class RabbitMQSubscription(Subscription):
         try:
             event = self._bus.decode(message.body)
         except Exception:  # a foreign message must not stop the consumer
-            log.warning("rabbitmq bus: dropped an undecodable message on %s", message.routing_key, exc_info=True)
+            log.warning(
+                "rabbitmq bus: dropped an undecodable message on %s", message.routing_key, exc_info=True
+            )
             if self.durable is not None:
                 await message.reject(requeue=False)
             return

@@ -32,9 +32,7 @@ class PrivateRabbitMQ:
         self.dist_port = free_port()
         self.nodename = f"agltest{uuid.uuid4().hex[:8]}@localhost"
         self.process: subprocess.Popen[bytes] | None = None
-        self.binary = next(
-            (c for c in SERVER_CANDIDATES if Path(c).is_file() or shutil.which(c)), None
-        )
+        self.binary = next((c for c in SERVER_CANDIDATES if Path(c).is_file() or shutil.which(c)), None)
         if self.binary is None:
             raise RuntimeError("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
         for sub in ("home", "mnesia", "log"):

@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 import pytest
-from agentlightning_core.errors import BackendUnavailableError
 from agentlightning_rabbitmq import RabbitMQEventBus, RabbitMQSettings
 from agentlightning_rabbitmq.testing import PrivateRabbitMQ
+
+from agentlightning_core.errors import BackendUnavailableError
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,10 @@ async def test_rabbitmq_restart_keeps_durable_events_and_recovers(tmp_path: Path
                     event = await sub.get()
                     received[name].append((event.payload["i"], time.monotonic()))
 
-            tasks = [asyncio.create_task(consumer("plain", plain)), asyncio.create_task(consumer("durable", durable))]
+            tasks = [
+                asyncio.create_task(consumer("plain", plain)),
+                asyncio.create_task(consumer("durable", durable)),
+            ]
             pub = asyncio.create_task(publisher())
             await asyncio.sleep(2.0)
             t_stop = time.monotonic()

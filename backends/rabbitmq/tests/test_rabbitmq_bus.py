@@ -8,10 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from agentlightning_core.errors import BackendUnavailableError, InvalidRequestError, NotSupportedError
-from agentlightning_core.types import Event
 from agentlightning_rabbitmq import RabbitMQEventBus, RabbitMQSettings
 from pydantic import ValidationError
+
+from agentlightning_core.errors import BackendUnavailableError, InvalidRequestError, NotSupportedError
+from agentlightning_core.types import Event
 
 HOST = os.environ.get("AGL_TEST_RABBITMQ_HOST", "127.0.0.1")
 

@@ -6,10 +6,11 @@ import os
 import uuid
 
 import pytest
+from agentlightning_rabbitmq import RabbitMQEventBus
+
 from agentlightning_core.bus import open_event_bus
 from agentlightning_core.errors import BackendUnavailableError
 from agentlightning_core.plugin_manager import AglPluginManager
-from agentlightning_rabbitmq import RabbitMQEventBus
 
 HOST = os.environ.get("AGL_TEST_RABBITMQ_HOST", "127.0.0.1")
 

@@ -16,13 +16,14 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from agentlightning_core.bus.backoff import Backoff
-from agentlightning_core.bus.base import DEFAULT_MAX_PAYLOAD_BYTES, EventBus, Subscription
-from agentlightning_core.types import Event
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
+
+from agentlightning_core.bus.backoff import Backoff
+from agentlightning_core.bus.base import DEFAULT_MAX_PAYLOAD_BYTES, EventBus, Subscription
+from agentlightning_core.types import Event
 
 from .settings import RedisBusSettings
 from .streams import ADD_ONCE_LUA, FIELD_DATA, FIELD_UID, check_since, decode_entry
@@ -159,7 +160,7 @@ class RedisEventBus(EventBus):
 
     async def delete_durable(self, durable: str) -> None:
         """Forget a durable subscription (its consumer group on every stream of this prefix)."""
-        name = self.check_durable_name(durable)
+        name = self.check_durable_name(durable) or ""
         async for key in self.redis.scan_iter(match=f"{self.prefix}:*", _type="stream"):
             with contextlib.suppress(ResponseError):
                 await self.redis.xgroup_destroy(key, name)
@@ -170,7 +171,7 @@ class RedisEventBus(EventBus):
             return []
         low = f"({check_since(since)}" if since is not None else "-"
         key = self.key(topic)
-        entries = await self.with_retry(
+        entries: Any = await self.with_retry(
             lambda: self.redis.xrevrange(key, "+", low, count=limit), f"history of topic {topic!r}"
         )
         return [decode_entry(entry_id, fields) for entry_id, fields in reversed(entries)]

@@ -23,13 +23,14 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from agentlightning_core.bus.backoff import Backoff
 from agentlightning_core.bus.base import QueueSubscription
 from agentlightning_core.errors import BackendUnavailableError
 from agentlightning_core.types import Event
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .streams import FIELD_DATA, decode_entry, parse_stream_id
 
@@ -53,8 +54,9 @@ class RedisSubscription(QueueSubscription):
         super().__init__(topics)
         self._bus = bus
         self.durable = durable
+        self._group = durable or ""
         self._keys = {bus.key(t): t for t in dict.fromkeys(topics)}
-        self._positions: dict[str, str] = {}
+        self._positions: dict[Any, Any] = {}
         self._last: dict[str, tuple[int, int]] = {}
         self._client: Redis | None = None
         self._task: asyncio.Task[None] | None = None
@@ -106,27 +108,27 @@ class RedisSubscription(QueueSubscription):
         keep its position and take over parked and stale entries."""
         for key in self._keys:
             try:
-                await client.xgroup_create(key, self.durable, id="$", mkstream=True)
+                await client.xgroup_create(key, self._group, id="$", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
             await self._move_pending(client, key, self._parked, self._consumer)
-            await client.xautoclaim(key, self.durable, self._consumer, STALE_MS, justid=True, count=10_000)
+            await client.xautoclaim(key, self._group, self._consumer, STALE_MS, justid=True, count=10_000)
 
     async def _move_pending(self, client: Redis, key: str, source: str, target: str) -> None:
         while True:
-            pending = await client.xpending_range(key, self.durable, "-", "+", 1000, consumername=source)
+            pending: Any = await client.xpending_range(key, self._group, "-", "+", 1000, consumername=source)
             ids = [p["message_id"] for p in pending]
             if not ids:
                 return
-            await client.xclaim(key, self.durable, target, 0, ids, justid=True)
+            await client.xclaim(key, self._group, target, 0, ids, justid=True)
 
     async def _park(self) -> None:
         """Hand what this consumer holds back to the name, then leave the group."""
         assert self._client is not None
         for key in self._keys:
             await self._move_pending(self._client, key, self._consumer, self._parked)
-            await self._client.xgroup_delconsumer(key, self.durable, self._consumer)
+            await self._client.xgroup_delconsumer(key, self._group, self._consumer)
 
     async def get(self, timeout: float | None = None) -> Event | None:
         if self._task is None and not self.closed:
@@ -136,7 +138,7 @@ class RedisSubscription(QueueSubscription):
             key = self._event_keys.pop(event.event_id, None)
             if key is not None:
                 with contextlib.suppress(*CONNECTION_ERRORS):  # unacked: read again next time
-                    await self._bus.redis.xack(key, self.durable, event.event_id)
+                    await self._bus.redis.xack(key, self._group, event.event_id)
         return event
 
     async def _read(self) -> Any:
@@ -144,8 +146,8 @@ class RedisSubscription(QueueSubscription):
         if self.durable is None:
             return await self._client.xread(self._positions, count=READ_BATCH, block=BLOCK_MS)
         pending = any(v == "0" for v in self._positions.values())
-        reply = await self._client.xreadgroup(
-            self.durable,
+        reply: Any = await self._client.xreadgroup(
+            self._group,
             self._consumer,
             self._positions,
             count=READ_BATCH,
@@ -174,7 +176,9 @@ class RedisSubscription(QueueSubscription):
                     return
                 if lost_since is None:
                     lost_since = loop.time()
-                    log.warning("redis bus: subscription to %s lost the server (%s); reconnecting", self.topics, exc)
+                    log.warning(
+                        "redis bus: subscription to %s lost the server (%s); reconnecting", self.topics, exc
+                    )
                 if self.durable is not None:
                     self._positions = dict.fromkeys(self._keys, "0")  # re-read what was not acked
                 await asyncio.sleep(backoff.next())

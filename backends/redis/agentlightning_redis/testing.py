@@ -48,7 +48,9 @@ class PrivateRedis:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.directory}")
+                raise RuntimeError(
+                    f"redis-server exited with {self.process.returncode}; see {self.directory}"
+                )
             if self._answers():
                 return
             time.sleep(0.05)

@@ -14,10 +14,11 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from agentlightning_core.errors import BackendUnavailableError
-from agentlightning_core.types import Event
 from agentlightning_redis import RedisEventBus
 from agentlightning_redis.testing import PrivateRedis
+
+from agentlightning_core.errors import BackendUnavailableError
+from agentlightning_core.types import Event
 
 pytestmark = pytest.mark.slow
 

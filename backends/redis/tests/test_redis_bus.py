@@ -8,11 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from agentlightning_core.errors import InvalidRequestError
-from agentlightning_core.types import Event
 from agentlightning_redis import RedisBusSettings, RedisEventBus
 from agentlightning_redis.streams import FIELD_UID
 from pydantic import ValidationError
+
+from agentlightning_core.errors import InvalidRequestError
+from agentlightning_core.types import Event
 
 REDIS_URL = os.environ.get("AGL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 

@@ -6,9 +6,10 @@ import os
 import uuid
 
 import pytest
+from agentlightning_redis import RedisEventBus
+
 from agentlightning_core.bus import open_event_bus
 from agentlightning_core.plugin_manager import AglPluginManager
-from agentlightning_redis import RedisEventBus
 
 REDIS_URL = os.environ.get("AGL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
