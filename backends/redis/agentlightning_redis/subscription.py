@@ -184,11 +184,15 @@ class RedisSubscription(QueueSubscription):
                 await asyncio.sleep(backoff.next())
                 continue
             except ResponseError as exc:
-                if self.durable is None or "NOGROUP" not in str(exc):
-                    raise
-                # the server lost the group (restart without persistence, or deleted): recreate
-                assert self._client is not None
-                await self._create_groups(self._client)
+                if self.durable is not None and "NOGROUP" in str(exc):
+                    # the server lost the group (restart without persistence, or deleted): recreate
+                    assert self._client is not None
+                    with contextlib.suppress(*CONNECTION_ERRORS, ResponseError):
+                        await self._create_groups(self._client)
+                    continue
+                # e.g. WRONGTYPE: someone wrote a non-stream under our prefix; keep trying, loudly
+                log.error("redis bus: subscription to %s cannot read: %s", self.topics, exc)
+                await asyncio.sleep(backoff.next())
                 continue
             if lost_since is not None:
                 self.reconnects += 1

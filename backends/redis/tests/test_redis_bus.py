@@ -89,3 +89,16 @@ def test_settings_name_the_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("REDIS_URL", "http://localhost:6379")
     with pytest.raises(ValidationError, match="REDIS_URL"):
         RedisBusSettings()
+
+
+async def test_durable_group_lost_on_the_server_is_recreated(bus: RedisEventBus) -> None:
+    """What a Redis restart without persistence does to a consumer group: it disappears."""
+    async with bus.subscribe(["t"], durable="lost-group") as sub:
+        await bus.emit("t", "before", {})
+        assert (await sub.get(timeout=5)) is not None
+        await bus.redis.delete(bus.key("t"))  # stream and group gone
+        for _ in range(50):  # the reader notices NOGROUP on its next blocking read (<= 5 s)
+            await bus.emit("t", "after", {})
+            if (event := await sub.get(timeout=0.2)) is not None:
+                break
+        assert event is not None and event.type == "after"
