@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from pathlib import Path
 
@@ -26,7 +27,14 @@ from agentlightning_rabbitmq.testing import PrivateRabbitMQ
 
 from agentlightning_core.errors import BackendUnavailableError
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("rabbitmq-server") is None
+        and not Path("/usr/lib/rabbitmq/bin/rabbitmq-server").exists(),
+        reason="needs the rabbitmq-server binary for a private server (apt-get install rabbitmq-server)",
+    ),
+]
 
 TOPIC = "rollouts"
 RATE = 100  # events per second

@@ -177,8 +177,12 @@ class RedisEventBus(EventBus):
         return [decode_entry(entry_id, fields) for entry_id, fields in reversed(entries)]
 
     async def clear_event_history(self, topic: str) -> None:
+        """Empty the stream but keep the key: deleting it would reset the stream's last id, and
+        a new event in the same millisecond would reuse an id live subscribers already passed."""
         key = self.key(topic)
-        await self.with_retry(lambda: self.redis.delete(key), f"clearing history of topic {topic!r}")
+        await self.with_retry(
+            lambda: self.redis.xtrim(key, maxlen=0, approximate=False), f"clearing history of topic {topic!r}"
+        )
 
     def __repr__(self) -> str:
         return f"RedisEventBus({self.url.split('@')[-1]!r}, prefix={self.prefix!r})"

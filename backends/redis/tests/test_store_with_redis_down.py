@@ -4,13 +4,20 @@ lost, and events flow again once Redis is back (same process, same bus object)."
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 
 import pytest
-from agentlightning_core.store.memory import InMemoryStore
-from agentlightning_core.types import EventType, Topic
 from agentlightning_redis import RedisEventBus
 from agentlightning_redis.testing import PrivateRedis
+
+from agentlightning_core.store.memory import InMemoryStore
+from agentlightning_core.types import EventType, Topic
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="needs the redis-server binary for a private server (apt-get install redis-server)",
+)
 
 
 async def test_store_write_survives_a_dead_bus_and_events_resume(

@@ -1,4 +1,6 @@
-"""A waiter in this process wakes on a rollout finished by a store in another process.
+"""Waiters wake on bus events, not on polling: across processes, and through the base store wait.
+
+A waiter in this process wakes on a rollout finished by a store in another process.
 
 ``LightningStore.wait_for_rollouts`` (the base implementation every shared-database store uses)
 sleeps on the bus between its checks; this pins that bus path across real processes for every
@@ -15,15 +17,18 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from agentlightning_core.bus import open_event_bus
 from agentlightning_core.plugin_manager import AglPluginManager
-from agentlightning_core.store.base import _wait_for_final_event
-from agentlightning_core.types import EventType, Topic
+from agentlightning_core.store.base import LightningStore, _wait_for_final_event
+from agentlightning_core.store.memory import InMemoryStore
+from agentlightning_core.types import AttemptStatus, EventType, Topic
 
-from .backends import require
+from .backends import BUS_BACKENDS, require
 
 CHILD = textwrap.dedent(
     """
@@ -88,3 +93,44 @@ async def test_waiter_wakes_on_a_rollout_finished_in_another_process(
         if name == "redis":
             await bus.clear_event_history(Topic.ROLLOUTS)
         await bus.close()
+
+
+class _BaseWaitStore(InMemoryStore):
+    """The memory store's state with the base-class ``wait_for_rollouts`` (the one SQL and
+    MongoDB stores inherit), so the wait can only learn of a finish from the bus or its re-check."""
+
+    wait_for_rollouts = LightningStore.wait_for_rollouts
+    wait_recheck_interval = 60.0
+
+
+@pytest.fixture(params=sorted(BUS_BACKENDS))
+async def any_bus(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    factory, module, hint = BUS_BACKENDS[request.param]
+    require(module, hint)
+    async with factory() as bus:
+        yield bus
+
+
+async def test_base_wait_for_rollouts_wakes_on_the_bus_event(any_bus: Any) -> None:
+    store = _BaseWaitStore()
+    store.bus = any_bus
+    async with store:
+        rollouts = [await store.enqueue_rollout(i) for i in range(3)]
+        ids = [r.rollout_id for r in rollouts]
+
+        async def finish_all() -> None:
+            for _ in ids:
+                attempted = await store.dequeue_rollout()
+                assert attempted is not None
+                await asyncio.sleep(0.2)
+                await store.update_attempt(
+                    attempted.rollout.rollout_id, attempted.attempt.attempt_id, status=AttemptStatus.SUCCEEDED
+                )
+
+        started = time.monotonic()
+        finisher = asyncio.create_task(finish_all())
+        done = await store.wait_for_rollouts(ids, timeout=50)
+        waited = time.monotonic() - started
+        await finisher
+    assert [r.rollout_id for r in done] == ids
+    assert waited < 20, f"returned after {waited:.1f}s: by the 60 s re-check, not by events"
