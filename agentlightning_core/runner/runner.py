@@ -72,7 +72,8 @@ class Runner:
     :param tracer: records spans of the agent's code; default: the no-op tracer.
     :param concurrency: rollouts run at once (async tasks; sync agents run in threads).
     :param bus: event bus used to wake up when work arrives; default: the store's bus. Without
-        one the runner polls with a backoff between ``idle_backoff`` seconds.
+        one the runner polls with a backoff between ``idle_backoff`` seconds; with one it still
+        re-checks the queue every ``idle_recheck`` seconds in case an event was lost.
     :param heartbeat_interval: seconds between heartbeats of a running attempt, capped at a
         quarter of the rollout's ``unresponsive_seconds``.
     :param flush_interval: seconds between span flushes during a long attempt (one
@@ -96,6 +97,7 @@ class Runner:
         flush_interval: float = 1.0,
         max_batch_spans: int = 500,
         idle_backoff: tuple[float, float] = (0.005, 0.25),
+        idle_recheck: float = 1.0,
         stop_grace: float = 10.0,
         max_rollouts: int | None = None,
         enforce_timeout: bool = True,
@@ -120,6 +122,7 @@ class Runner:
             enforce_timeout=enforce_timeout,
         )
         self.idle_backoff = idle_backoff
+        self.idle_recheck = idle_recheck
         self.stop_grace = stop_grace
         self.max_rollouts = max_rollouts
         self.keep_reports = keep_reports
@@ -174,6 +177,7 @@ class Runner:
             self.bus if self.bus is not None else self.store.bus,
             min_backoff=self.idle_backoff[0],
             max_backoff=self.idle_backoff[1],
+            bus_recheck=self.idle_recheck,
         )
         self._reporter = WorkerReporter(
             self.store, self.worker_id, metadata={"concurrency": self.concurrency, "agent": self.agent.name}
