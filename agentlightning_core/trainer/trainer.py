@@ -107,8 +107,6 @@ class Trainer:
         self.n_runners = n_runners
         self.concurrency = concurrency
         self.tracer = resolve_tracer(tracer)
-        self._engine_given = isinstance(engine, LLMEngine)
-        self.engine = resolve_engine(engine, engine_options)
         self.initial_resources: dict[str, Resource] = dict(initial_resources or {})
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.rollout_config = rollout_config
@@ -121,11 +119,13 @@ class Trainer:
         self._store_arg = store
         self._store: LightningStore | None = store if isinstance(store, LightningStore) else None
         self.remote_url = _remote_url(store)
-        if self.remote_url is not None and self.engine is not None:
+        if self.remote_url is not None and engine is not None:
             raise ValueError(
                 "engine= cannot be used with a remote store: the server's proxy serves the LLM; "
                 "give the engine to `agl serve --engine ...` instead"
             )
+        self._engine_given = isinstance(engine, LLMEngine)
+        self.engine = resolve_engine(engine, engine_options)
         self.serve = (self.remote_url is None) if serve is None else serve
         if self.serve and self.remote_url is not None:
             raise ValueError(
