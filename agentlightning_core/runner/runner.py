@@ -23,7 +23,7 @@ from ..bus.base import EventBus
 from ..store.base import LightningStore
 from ..tracer import NoopTracer, Tracer
 from ..types import AttemptedRollout, AttemptStatus
-from .attempt import AttemptExecution, AttemptReport, AttemptSettings, EndedBy
+from .attempt import AttemptExecution, AttemptReport, AttemptSettings, BeforeFinish, EndedBy
 from .idle import WorkSignal
 from .resources import ResourcesCache, resources_for_attempt
 from .worker import WorkerReporter
@@ -82,6 +82,11 @@ class Runner:
     :param stop_grace: seconds a stopping runner lets in-flight attempts finish before it fails
         them (they are retried elsewhere while attempts remain).
     :param max_rollouts: stop after this many rollouts (handy for tests and one-shot jobs).
+    :param enforce_timeout: end an attempt at its rollout's ``timeout_seconds`` here too, instead
+        of only when the store's watchdog notices.
+    :param before_finish: awaited with ``(rollout_id, attempt_id)`` once the runner's spans are
+        sent and before the attempt is marked finished (the Trainer flushes its in-process LLM
+        proxy's spans there, so a finished rollout never lacks its last LLM call).
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class Runner:
         stop_grace: float = 10.0,
         max_rollouts: int | None = None,
         enforce_timeout: bool = True,
+        before_finish: BeforeFinish | None = None,
         keep_reports: int = 1000,
     ) -> None:
         if concurrency < 1:
@@ -120,6 +126,7 @@ class Runner:
             flush_interval=flush_interval,
             max_batch_spans=max_batch_spans,
             enforce_timeout=enforce_timeout,
+            before_finish=before_finish,
         )
         self.idle_backoff = idle_backoff
         self.idle_recheck = idle_recheck
