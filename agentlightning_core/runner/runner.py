@@ -26,6 +26,7 @@ from ..types import AttemptedRollout, AttemptStatus
 from .attempt import AttemptExecution, AttemptReport, AttemptSettings, BeforeFinish, EndedBy
 from .idle import WorkSignal
 from .resources import ResourcesCache, resources_for_attempt
+from .retry import is_transient
 from .worker import WorkerReporter
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,9 @@ class Runner:
             # Cancelled from outside: fail what runs (so it is retried) before giving up.
             await asyncio.shield(self._drain(0.0))
             raise
+        except Exception:
+            await self._drain(0.0)
+            raise
         finally:
             await self._signal.close()
             await self._reporter.close()
@@ -230,7 +234,10 @@ class Runner:
             signal.arm()
             try:
                 item = await self.store.dequeue_rollout(self.worker_id)
-            except Exception as exc:  # store unreachable: wait like an empty queue, then retry
+            except Exception as exc:
+                if not is_transient(exc):  # a wrong token or URL does not fix itself: say so and stop
+                    raise
+                # Store unreachable for now: wait like an empty queue, then retry.
                 log.warning("runner %s: dequeue failed (%s: %s)", self.worker_id, type(exc).__name__, exc)
                 item = None
             if item is None:

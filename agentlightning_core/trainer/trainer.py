@@ -249,8 +249,13 @@ class Trainer:
 
     def _open_store(self) -> LightningStore:
         if self._store is None:
-            arg = self._store_arg
-            self._store = open_store(arg if isinstance(arg, str) else None)
+            if self.remote_url is not None:
+                from ..client import HttpStore
+
+                self._store = HttpStore(self.remote_url, token=self.token)
+            else:
+                arg = self._store_arg
+                self._store = open_store(arg if isinstance(arg, str) else None)
         return self._store
 
     def _plan(self, owns_loop: bool) -> SessionPlan:
