@@ -190,8 +190,10 @@ class Runner:
         self._reporter = WorkerReporter(
             self.store, self.worker_id, metadata={"concurrency": self.concurrency, "agent": self.agent.name}
         )
-        self.tracer.init_worker(self.worker_id)
+        tracer_ready = False
         try:
+            self.tracer.init_worker(self.worker_id)
+            tracer_ready = True
             await self._signal.start()
             await self._reporter.start()
             log.info("runner %s started (concurrency %d)", self.worker_id, self.concurrency)
@@ -207,7 +209,8 @@ class Runner:
         finally:
             await self._signal.close()
             await self._reporter.close()
-            self.tracer.teardown_worker(self.worker_id)
+            if tracer_ready:
+                self.tracer.teardown_worker(self.worker_id)
             self._running = False
             self._stopping = False
             log.info(
@@ -297,6 +300,10 @@ class Runner:
         self._executions[rollout.rollout_id] = execution
         try:
             report = await execution.run(abort_reason=self._abort_reason)
+        except Exception as exc:  # a bug here must not leave the attempt running in the store
+            log.exception("runner %s: attempt %s crashed", self.worker_id, attempt.attempt_id)
+            await self._fail_without_running(item, f"runner error: {type(exc).__name__}: {exc}")
+            return
         finally:
             del self._executions[rollout.rollout_id]
         self.stats.add(report, self.keep_reports)

@@ -34,7 +34,7 @@ from ..settings import load_settings
 from ..store.base import LightningStore
 from ..store.open import open_store, url_scheme
 from ..tracer import Tracer
-from ..types import LLM, Resource, ResourcesUpdate, RolloutConfig
+from ..types import LLM, AttemptStatus, Resource, ResourcesUpdate, RolloutConfig
 from .context import TrainerRunContext
 from .dev import DevReport, DevRollout
 from .progress import make_progress, metrics_printer
@@ -44,6 +44,10 @@ from .session import SessionPlan, TrainerSession
 log = logging.getLogger(__name__)
 
 REMOTE_SCHEMES = ("http", "https")
+#: what rollouts run with unless ``Trainer(rollout_config=...)`` says otherwise
+DEFAULT_ROLLOUT_CONFIG = RolloutConfig(
+    unresponsive_seconds=60.0, max_attempts=3, retry_on=[AttemptStatus.UNRESPONSIVE, AttemptStatus.TIMEOUT]
+)
 #: name of the proxy LLM resource added to ``initial_resources`` when an engine is served
 DEFAULT_LLM_NAME = "main_llm"
 
@@ -69,7 +73,10 @@ class Trainer:
         With an ``engine`` and no ``LLM`` among them, the Trainer adds ``"main_llm"``: an ``LLM``
         pointing at its proxy (``ctx.default_llm()``), so agents reach the engine.
     :param output_dir: where ``metrics.jsonl`` and ``result.json`` go; default ``runs/<timestamp>``.
-    :param rollout_config: timeouts and retries of every rollout (``RolloutConfig``).
+    :param rollout_config: timeouts and retries of every rollout (``RolloutConfig``). Default:
+        :data:`DEFAULT_ROLLOUT_CONFIG` — a runner silent for 60 s (dead, killed, cut off) loses
+        the attempt and the rollout is retried (up to 3 attempts); errors raised by the agent
+        are not retried, so a bug shows at once.
     :param rollout_timeout: seconds an algorithm waits for a batch before cancelling the rest.
     :param progress: show rich progress bars and metric lines.
     :param serve: run the HTTP server and LLM proxy in this process; default: yes unless the
@@ -118,7 +125,7 @@ class Trainer:
         self.tracer = resolve_tracer(tracer, self.manager)
         self.initial_resources: dict[str, Resource] = dict(initial_resources or {})
         self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.rollout_config = rollout_config
+        self.rollout_config = rollout_config if rollout_config is not None else DEFAULT_ROLLOUT_CONFIG
         self.rollout_timeout = rollout_timeout
         self.progress = progress
         self.host = host
@@ -225,7 +232,7 @@ class Trainer:
         tasks = list(data)[:limit] if limit is not None else list(data)
         if not tasks:
             raise ValueError("dev() needs at least one task in data")
-        config = (self.rollout_config or RolloutConfig()).model_copy(update={"max_attempts": 1})
+        config = self.rollout_config.model_copy(update={"max_attempts": 1})
         report = DevReport()
         async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
             ctx = self._context(session, tasks, None, self._output_dir() / "dev", config)
