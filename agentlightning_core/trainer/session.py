@@ -64,6 +64,7 @@ class TrainerSession:
         self.runners: list[Runner] = []
         self._runner_tasks: list[asyncio.Task[Any]] = []
         self._stack = contextlib.AsyncExitStack()
+        self._before_finish: Any = None
 
     @property
     def proxy_url(self) -> str | None:
@@ -106,6 +107,14 @@ class TrainerSession:
             from ..server.run import serve_in_background
 
             app = create_app(self.store, engine=plan.engine, bus=self.bus, token=plan.token)
+            recorder = getattr(app.state, "span_recorder", None)
+            if recorder is not None:
+                # In-process runners finish attempts on the store directly, not through the
+                # server's route that first writes the proxy's buffered LLM spans; do it for them.
+                async def flush_proxy_spans(rollout_id: str, attempt_id: str) -> None:
+                    await recorder.flush(attempt_id)
+
+                self._before_finish = flush_proxy_spans
             self.server_url = await stack.enter_async_context(
                 serve_in_background(app, host=plan.host, port=plan.port)
             )
@@ -120,7 +129,7 @@ class TrainerSession:
                     tracer=plan.tracer,
                     concurrency=plan.concurrency,
                     bus=self.bus,
-                    **plan.runner_options,
+                    **{"before_finish": self._before_finish, **plan.runner_options},
                 )
                 self.runners.append(runner)
                 self._runner_tasks.append(asyncio.create_task(runner.run(), name=f"runner-{i}"))

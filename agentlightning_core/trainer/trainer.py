@@ -107,8 +107,6 @@ class Trainer:
         self.n_runners = n_runners
         self.concurrency = concurrency
         self.tracer = resolve_tracer(tracer)
-        self._engine_given = isinstance(engine, LLMEngine)
-        self.engine = resolve_engine(engine, engine_options)
         self.initial_resources: dict[str, Resource] = dict(initial_resources or {})
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.rollout_config = rollout_config
@@ -121,11 +119,13 @@ class Trainer:
         self._store_arg = store
         self._store: LightningStore | None = store if isinstance(store, LightningStore) else None
         self.remote_url = _remote_url(store)
-        if self.remote_url is not None and self.engine is not None:
+        if self.remote_url is not None and engine is not None:
             raise ValueError(
                 "engine= cannot be used with a remote store: the server's proxy serves the LLM; "
                 "give the engine to `agl serve --engine ...` instead"
             )
+        self._engine_given = isinstance(engine, LLMEngine)
+        self.engine = resolve_engine(engine, engine_options)
         self.serve = (self.remote_url is None) if serve is None else serve
         if self.serve and self.remote_url is not None:
             raise ValueError(
@@ -145,15 +145,26 @@ class Trainer:
         The best resources are then in :meth:`best_resources`. Blocks; inside a running event
         loop use ``await fit_async(...)``.
         """
-        return _run_sync(self.fit_async(agent, train_data, val_data), "fit", self._threads())
+        return _run_sync(self._fit(agent, train_data, val_data, owns_loop=True), "fit", self._threads())
 
     async def fit_async(
         self, agent: LitAgent[Any] | Any, train_data: Sequence[Any], val_data: Sequence[Any] | None = None
     ) -> AlgorithmResult:
-        """The asynchronous form of :meth:`fit`."""
+        """The asynchronous form of :meth:`fit`. An engine instance you passed stays open (close
+        it yourself); :meth:`fit` closes it, because its event loop ends with the call."""
+        return await self._fit(agent, train_data, val_data, owns_loop=False)
+
+    async def _fit(
+        self,
+        agent: LitAgent[Any] | Any,
+        train_data: Sequence[Any],
+        val_data: Sequence[Any] | None,
+        *,
+        owns_loop: bool,
+    ) -> AlgorithmResult:
         lit_agent = as_agent(agent)
         output_dir = self._output_dir()
-        async with TrainerSession(self._plan(), lit_agent) as session:
+        async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
             ctx = self._context(session, train_data, val_data, output_dir, self.rollout_config)
             result = await self._run_algorithm(self.algorithm, ctx, session)
             self._best = await self._fetch_best(session.store, result, ctx)
@@ -189,13 +200,25 @@ class Trainer:
         quiet: bool = False,
     ) -> DevReport:
         """The asynchronous form of :meth:`dev`."""
+        return await self._dev(agent, data, limit=limit, show_spans=show_spans, quiet=quiet, owns_loop=False)
+
+    async def _dev(
+        self,
+        agent: LitAgent[Any] | Any,
+        data: Sequence[Any],
+        *,
+        limit: int | None,
+        show_spans: bool,
+        quiet: bool,
+        owns_loop: bool,
+    ) -> DevReport:
         lit_agent = as_agent(agent)
         tasks = list(data)[:limit] if limit is not None else list(data)
         if not tasks:
             raise ValueError("dev() needs at least one task in data")
         config = (self.rollout_config or RolloutConfig()).model_copy(update={"max_attempts": 1})
         report = DevReport()
-        async with TrainerSession(self._plan(), lit_agent) as session:
+        async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
             ctx = self._context(session, tasks, None, self._output_dir() / "dev", config)
             await self._run_algorithm(Baseline(), ctx, session)
             for evaluation in ctx.evaluations:
@@ -226,18 +249,25 @@ class Trainer:
 
     def _open_store(self) -> LightningStore:
         if self._store is None:
-            arg = self._store_arg
-            self._store = open_store(arg if isinstance(arg, str) else None)
+            if self.remote_url is not None:
+                from ..client import HttpStore
+
+                self._store = HttpStore(self.remote_url, token=self.token)
+            else:
+                arg = self._store_arg
+                self._store = open_store(arg if isinstance(arg, str) else None)
         return self._store
 
-    def _plan(self) -> SessionPlan:
+    def _plan(self, owns_loop: bool) -> SessionPlan:
         return SessionPlan(
             store=self._open_store(),
             remote_url=self.remote_url,
             bus=self._bus_arg,
             open_bus=self.remote_url is None or self._bus_arg is not None,
             engine=self.engine,
-            close_engine=self.engine is not None and not self._engine_given,
+            # An engine we built is ours; one given to us is closed only when the event loop ends
+            # with the call (sync fit/dev), since it cannot be closed from another loop later.
+            close_engine=self.engine is not None and (owns_loop or not self._engine_given),
             serve=self.serve,
             host=self.host,
             port=self.port,
