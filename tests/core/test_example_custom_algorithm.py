@@ -96,3 +96,13 @@ def test_prompt_search_without_candidates_says_what_to_pass(plugin: ModuleType) 
     manager = AglPluginManager(load_entry_points=False, plugins=[plugin])
     with pytest.raises(ValueError, match=r"candidates=\[\.\.\.\]"):
         Trainer(algorithm="prompt_search", manager=manager, candidates=[], serve=False)
+
+
+def test_installed_through_its_real_entry_point() -> None:
+    """`make install` installs examples that are distributions; then the name resolves like any plugin's."""
+    pytest.importorskip("agentlightning_prompt_search", reason="pip install -e examples/custom_algorithm")
+    manager = AglPluginManager()
+    registry = manager.registry("agl_register_algorithms")
+    assert "prompt_search" in registry
+    info = next(i for i in manager.plugin_infos() if i.name == "prompt_search")
+    assert info.distribution == "agentlightning-prompt-search" and not info.errors
