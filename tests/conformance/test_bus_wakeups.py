@@ -21,7 +21,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from rich.progress import Progress
 
+from agentlightning_core.algorithm import TrainerContext
 from agentlightning_core.bus import open_event_bus
 from agentlightning_core.plugin_manager import AglPluginManager
 from agentlightning_core.store.base import LightningStore, _wait_for_final_event
@@ -134,3 +136,41 @@ async def test_base_wait_for_rollouts_wakes_on_the_bus_event(any_bus: Any) -> No
         await finisher
     assert [r.rollout_id for r in done] == ids
     assert waited < 20, f"returned after {waited:.1f}s: by the 60 s re-check, not by events"
+
+
+class _RecordingProgress(Progress):
+    def __init__(self) -> None:
+        super().__init__(disable=True)
+        self.completed: list[float] = []
+
+    def update(self, task_id: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if "completed" in kwargs:
+            self.completed.append(kwargs["completed"])
+        super().update(task_id, **kwargs)
+
+
+async def test_trainer_progress_moves_on_each_finish_event(any_bus: Any, tmp_path: Any) -> None:
+    store = _BaseWaitStore()
+    store.bus = any_bus
+    progress = _RecordingProgress()
+    ctx = TrainerContext(store, progress=progress, output_dir=tmp_path)
+    async with store:
+
+        async def runner(seen: Any) -> None:
+            for _ in range(3):
+                while (attempted := await store.dequeue_rollout()) is None:
+                    await seen.get(timeout=1)  # wake on the batch's rollout.enqueued events
+                await asyncio.sleep(0.3)
+                await store.update_attempt(
+                    attempted.rollout.rollout_id, attempted.attempt.attempt_id, status=AttemptStatus.SUCCEEDED
+                )
+
+        async with any_bus.subscribe([Topic.ROLLOUTS]) as seen:
+            started = time.monotonic()
+            worker = asyncio.create_task(runner(seen))
+            outcomes = await ctx.run_rollouts([1, 2, 3], timeout=50)
+            waited = time.monotonic() - started
+            await worker
+    assert [o.succeeded for o in outcomes] == [True, True, True]
+    assert waited < 20, f"returned after {waited:.1f}s: not woken by events"
+    assert progress.completed[:3] == [1, 2, 3]  # one step per finished rollout, as it happened
