@@ -213,7 +213,9 @@ class TrainerContext:
                 break
         return done
 
-    async def _wait_with_events(self, ids: list[str], timeout: float | None, task_id: Any) -> dict[str, Rollout]:
+    async def _wait_with_events(
+        self, ids: list[str], timeout: float | None, task_id: Any
+    ) -> dict[str, Rollout]:
         """The store's wait decides when the batch is over; the bus moves the progress bar as
         each rollout finishes, so neither polls."""
         assert self.store.bus is not None and self.progress is not None
