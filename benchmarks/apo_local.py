@@ -124,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--critic-max-tokens", type=int, default=300, help="max_tokens of critic and editor calls"
     )
+    parser.add_argument(
+        "--missing-placeholders", choices=["reject", "append"], default="reject", help="see APO's README"
+    )
+    parser.add_argument(
+        "--reference-prompt",
+        default=REFERENCE_PROMPT,
+        help="also score this hand-written prompt on the test split ('' to skip): the headroom",
+    )
     parser.add_argument("--llm-timeout", type=float, default=1800.0, help="seconds per critic/editor call")
     parser.add_argument("--output", default="runs/apo_local")
     args = parser.parse_args(argv)
