@@ -83,6 +83,13 @@ def render_report(state: APOState, best_id: str, best_resources_id: str | None) 
         lines.append(
             f"Best candidate **{best_id}**: mean val reward {_score(best.mean)} over {len(best.samples)} val rollouts."
         )
+    if best_id == state.initial_id:
+        scored = sum(1 for c in state.candidates.values() if c.status == "candidate")
+        rejected = sum(1 for c in state.candidates.values() if c.status == "rejected")
+        lines.append(
+            f"\nNo candidate beat the initial prompt ({scored} edit(s) scored, {rejected} rejected): "
+            "the initial prompt is kept."
+        )
     lines += [
         "",
         f"Published as resources `{best_resources_id}` (also the latest version: `trainer.best_resources()`).",

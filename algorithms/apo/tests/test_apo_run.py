@@ -205,6 +205,8 @@ async def test_broken_edits_are_rejected_with_a_reason_and_never_scored(harness:
         assert child.reason == "the edited prompt dropped placeholder(s) {text}"
         assert child.editor_reply == "<prompt>Route it. Team:</prompt>"
     assert state.beam == ["r0"] and state.final is not None and state.final.best_id == "r0"
+    report = (ctx.output_dir / "apo" / "report.md").read_text()
+    assert "No candidate beat the initial prompt (0 edit(s) scored, 2 rejected)" in report
 
 
 async def test_with_missing_placeholders_append_a_broken_edit_is_repaired_and_scored(harness: Any) -> None:
