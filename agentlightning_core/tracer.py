@@ -36,3 +36,24 @@ class NoopTracer(Tracer):
     """Records nothing beyond rewards and proxy-recorded LLM calls."""
 
     name = "noop"
+
+
+#: tried in order when no tracer is named: the first one a plugin registered wins
+DEFAULT_TRACER_PREFERENCE = ("otel", "noop")
+
+
+def resolve_tracer(tracer: Tracer | str | None = None) -> Tracer:
+    """The tracer a runner uses: an instance as given, a registered name, or (``None``) the
+    preferred installed one — ``otel`` once ``agentlightning-otel`` is installed, else ``noop``."""
+    if isinstance(tracer, Tracer):
+        return tracer
+    from .plugin_manager import get_plugin_manager
+
+    manager = get_plugin_manager()
+    if tracer is None:
+        registry = manager.registry("agl_register_tracers")
+        tracer = next((n for n in DEFAULT_TRACER_PREFERENCE if n in registry), "noop")
+    made = manager.tracer_factory(tracer)()
+    if not isinstance(made, Tracer):
+        raise TypeError(f"tracer {tracer!r} is a {type(made).__name__}, not an agentlightning_core.tracer.Tracer")
+    return made
