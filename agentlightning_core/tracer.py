@@ -55,5 +55,7 @@ def resolve_tracer(tracer: Tracer | str | None = None) -> Tracer:
         tracer = next((n for n in DEFAULT_TRACER_PREFERENCE if n in registry), "noop")
     made = manager.tracer_factory(tracer)()
     if not isinstance(made, Tracer):
-        raise TypeError(f"tracer {tracer!r} is a {type(made).__name__}, not an agentlightning_core.tracer.Tracer")
+        raise TypeError(
+            f"tracer {tracer!r} is a {type(made).__name__}, not an agentlightning_core.tracer.Tracer"
+        )
     return made

@@ -84,7 +84,12 @@ class ProxyHarness:
             [RolloutRequest(input=item, mode="train", resources_id=update.resources_id) for item in inputs]
         )
         runner = Runner(
-            agent, self.store, tracer=tracer, concurrency=concurrency, max_rollouts=len(rollouts), flush_interval=0.2
+            agent,
+            self.store,
+            tracer=tracer,
+            concurrency=concurrency,
+            max_rollouts=len(rollouts),
+            flush_interval=0.2,
         )
         await runner.run()
         # the runner writes to the store directly here, not through the server, so the proxy's

@@ -88,7 +88,11 @@ class ScriptedUpstream:
                     "message": message,
                     "finish_reason": "tool_calls" if calls else "stop",
                     "token_ids": answer_ids,
-                    "logprobs": {"content": [{"token": str(t), "logprob": -0.5, "top_logprobs": []} for t in answer_ids]},
+                    "logprobs": {
+                        "content": [
+                            {"token": str(t), "logprob": -0.5, "top_logprobs": []} for t in answer_ids
+                        ]
+                    },
                 }
             ],
             "prompt_token_ids": prompt_ids,
@@ -158,7 +162,9 @@ class ForwardingEngine(LLMEngine):
     async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
         assert self._client is not None
-        response = await self._client.post(f"{self.base_url}/chat/completions", json={**body, "stream": False})
+        response = await self._client.post(
+            f"{self.base_url}/chat/completions", json={**body, "stream": False}
+        )
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result

@@ -30,7 +30,9 @@ def openai_model_client(llm: LLM, **options: Any) -> Any:
     options.setdefault("model_info", DEFAULT_MODEL_INFO)
     for key, value in llm.sampling_parameters.items():
         options.setdefault(key, value)
-    return OpenAIChatCompletionClient(model=llm.model, base_url=llm.endpoint, api_key=llm.api_key_value, **options)
+    return OpenAIChatCompletionClient(
+        model=llm.model, base_url=llm.endpoint, api_key=llm.api_key_value, **options
+    )
 
 
 def first_llm(resources: NamedResources, agent: str) -> LLM:

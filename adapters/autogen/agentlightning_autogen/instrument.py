@@ -55,7 +55,9 @@ def instrument() -> None:
         _original = original
 
         @functools.wraps(original)
-        async def run_json(self: Any, args: Mapping[str, Any], cancellation_token: Any, call_id: str | None = None) -> Any:
+        async def run_json(
+            self: Any, args: Mapping[str, Any], cancellation_token: Any, call_id: str | None = None
+        ) -> Any:
             _trace_results(self)
             return await original(self, args, cancellation_token, call_id=call_id)
 

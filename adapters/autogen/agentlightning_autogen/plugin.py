@@ -16,4 +16,6 @@ def _adapter() -> Any:
 
 @hookimpl
 def agl_register_adapters(register: Register) -> None:
-    register("autogen", _adapter, description="AutoGen agents and teams: agent and tool spans, team → LitAgent")
+    register(
+        "autogen", _adapter, description="AutoGen agents and teams: agent and tool spans, team → LitAgent"
+    )

@@ -12,7 +12,12 @@ from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 
 from agentlightning_core.testing.proxy_harness import ProxyHarness
-from agentlightning_core.testing.scripted_llm import ForwardingEngine, ScriptedUpstream, system_text, tool_call
+from agentlightning_core.testing.scripted_llm import (
+    ForwardingEngine,
+    ScriptedUpstream,
+    system_text,
+    tool_call,
+)
 from agentlightning_core.types import LLM, semconv
 
 MODEL_INFO: Any = {
@@ -60,7 +65,9 @@ async def test_autogen_spans_names_tools_rewards_and_agent_match() -> None:
     agent = agentlightning_autogen.wrap(build_team, reward=reward, to_task=lambda task: task["question"])
     upstream = ScriptedUpstream(respond)
     async with upstream.serve() as url, ProxyHarness(ForwardingEngine(url)) as harness:
-        (result,) = await harness.run(agent, [{"question": "What is 6 times 7?", "expected": "42"}], tracer=OtelTracer())
+        (result,) = await harness.run(
+            agent, [{"question": "What is 6 times 7?", "expected": "42"}], tracer=OtelTracer()
+        )
 
     assert result.rollout.status.value == "succeeded", result.rollout
     assert result.reward == 1.0

@@ -15,7 +15,12 @@ from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 
 from agentlightning_core.testing.proxy_harness import ProxyHarness
-from agentlightning_core.testing.scripted_llm import ForwardingEngine, ScriptedUpstream, system_text, tool_call
+from agentlightning_core.testing.scripted_llm import (
+    ForwardingEngine,
+    ScriptedUpstream,
+    system_text,
+    tool_call,
+)
 from agentlightning_core.types import LLM, semconv
 
 
@@ -73,11 +78,15 @@ def reward(task: dict[str, Any], state: dict[str, Any]) -> float:
 
 async def test_langgraph_spans_names_tools_rewards_and_agent_match() -> None:
     agent = agentlightning_langgraph.wrap(
-        build_graph, reward=reward, to_input=lambda task: {"messages": [("user", task["question"])], "drafts": []}
+        build_graph,
+        reward=reward,
+        to_input=lambda task: {"messages": [("user", task["question"])], "drafts": []},
     )
     upstream = ScriptedUpstream(respond)
     async with upstream.serve() as url, ProxyHarness(ForwardingEngine(url)) as harness:
-        (result,) = await harness.run(agent, [{"question": "What is 6 times 7?", "expected": "42"}], tracer=OtelTracer())
+        (result,) = await harness.run(
+            agent, [{"question": "What is 6 times 7?", "expected": "42"}], tracer=OtelTracer()
+        )
 
     assert result.rollout.status.value == "succeeded", result.rollout
     assert result.reward == 1.0
@@ -92,7 +101,11 @@ async def test_langgraph_spans_names_tools_rewards_and_agent_match() -> None:
     assert len(llm_spans) == 3 == len(upstream.requests)
     by_id = {s.span_id: s for s in result.spans}
     # each proxy LLM span is a child (via traceparent) of the node span that made the call
-    assert [by_id[s.parent_id].attributes[semconv.AGENT_NAME] for s in llm_spans] == ["researcher", "researcher", "writer"]
+    assert [by_id[s.parent_id].attributes[semconv.AGENT_NAME] for s in llm_spans] == [
+        "researcher",
+        "researcher",
+        "writer",
+    ]
     # the tool's answer reached the second researcher call
     assert llm_spans[1].attributes[semconv.LLM_REQUEST]["messages"][-1]["content"] == "42"
 
@@ -107,7 +120,9 @@ async def test_langgraph_spans_names_tools_rewards_and_agent_match() -> None:
 
 async def test_a_wrong_answer_gets_reward_zero() -> None:
     agent = agentlightning_langgraph.wrap(
-        build_graph, reward=reward, to_input=lambda task: {"messages": [("user", task["question"])], "drafts": []}
+        build_graph,
+        reward=reward,
+        to_input=lambda task: {"messages": [("user", task["question"])], "drafts": []},
     )
     async with ScriptedUpstream(respond).serve() as url, ProxyHarness(ForwardingEngine(url)) as harness:
         (result,) = await harness.run(agent, [{"question": "6*7?", "expected": "43"}], tracer=OtelTracer())

@@ -29,7 +29,9 @@ def run_config_for(llm: LLM, **options: Any) -> Any:
 
     client = AsyncOpenAI(base_url=llm.endpoint, api_key=llm.api_key_value)
     provider = OpenAIProvider(openai_client=client, use_responses=False)
-    sampling = {k: v for k, v in llm.sampling_parameters.items() if k in ("temperature", "top_p", "max_tokens")}
+    sampling = {
+        k: v for k, v in llm.sampling_parameters.items() if k in ("temperature", "top_p", "max_tokens")
+    }
     if sampling and "model_settings" not in options:
         options["model_settings"] = ModelSettings(**sampling)
     return RunConfig(model=llm.model, model_provider=provider, **options)
@@ -62,7 +64,9 @@ class OpenAIAgentsAgent(LitAgent[Any]):
 
         llm = first_llm(resources, self.name)
         run_input = self.to_input(task) if self.to_input is not None else str(task)
-        result = await Runner.run(self.agent, run_input, run_config=run_config_for(llm), max_turns=self.max_turns)
+        result = await Runner.run(
+            self.agent, run_input, run_config=run_config_for(llm), max_turns=self.max_turns
+        )
         value = self.reward(task, result)
         if inspect.isawaitable(value):
             value = await value

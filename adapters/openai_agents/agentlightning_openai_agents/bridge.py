@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from agentlightning_otel.spans import to_json
+from agents.tracing import TracingProcessor
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
@@ -54,15 +55,20 @@ def _finish_attributes(span: Any, data: Any) -> None:
     kind = getattr(data, "type", None)
     if kind == "function":
         if data.input is not None:
-            span.set_attribute(semconv.TOOL_ARGUMENTS, data.input if isinstance(data.input, str) else to_json(data.input))
+            span.set_attribute(
+                semconv.TOOL_ARGUMENTS, data.input if isinstance(data.input, str) else to_json(data.input)
+            )
         if data.output is not None:
-            span.set_attribute(semconv.TOOL_RESULT, to_json(data.output if isinstance(data.output, (str, int, float)) else str(data.output)))
+            span.set_attribute(
+                semconv.TOOL_RESULT,
+                to_json(data.output if isinstance(data.output, (str, int, float)) else str(data.output)),
+            )
     elif kind == "handoff":
         span.set_attribute("agentlightning.handoff.from", data.from_agent or "")
         span.set_attribute("agentlightning.handoff.to", data.to_agent or "")
 
 
-class OtelBridge:
+class OtelBridge(TracingProcessor):
     """A ``TracingProcessor`` for ``agents.add_trace_processor``; one per process is enough."""
 
     def __init__(self) -> None:

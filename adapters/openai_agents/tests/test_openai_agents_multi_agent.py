@@ -10,7 +10,12 @@ from agentlightning_otel import OtelTracer
 from agents import Agent, function_tool
 
 from agentlightning_core.testing.proxy_harness import ProxyHarness
-from agentlightning_core.testing.scripted_llm import ForwardingEngine, ScriptedUpstream, system_text, tool_call
+from agentlightning_core.testing.scripted_llm import (
+    ForwardingEngine,
+    ScriptedUpstream,
+    system_text,
+    tool_call,
+)
 from agentlightning_core.types import semconv
 
 
@@ -21,7 +26,9 @@ def multiply(a: int, b: int) -> int:
 
 
 # The agent's own code, unchanged: models are routed to the rollout's LLM by the adapter.
-math_agent = Agent(name="math_agent", instructions="You are the math agent.", tools=[multiply], model="gpt-4o")
+math_agent = Agent(
+    name="math_agent", instructions="You are the math agent.", tools=[multiply], model="gpt-4o"
+)
 triage = Agent(name="triage", instructions="You are the triage agent.", handoffs=[math_agent], model="gpt-4o")
 
 
@@ -47,7 +54,9 @@ async def test_agents_sdk_spans_names_tools_handoff_rewards_and_agent_match() ->
     agent = agentlightning_openai_agents.wrap(triage, reward=reward, to_input=lambda task: task["question"])
     upstream = ScriptedUpstream(respond)
     async with upstream.serve() as url, ProxyHarness(ForwardingEngine(url)) as harness:
-        (result,) = await harness.run(agent, [{"question": "What is 6 times 7?", "expected": "42"}], tracer=OtelTracer())
+        (result,) = await harness.run(
+            agent, [{"question": "What is 6 times 7?", "expected": "42"}], tracer=OtelTracer()
+        )
 
     assert result.rollout.status.value == "succeeded", result.rollout
     assert result.reward == 1.0
@@ -63,7 +72,11 @@ async def test_agents_sdk_spans_names_tools_handoff_rewards_and_agent_match() ->
     assert len(llm_spans) == 3 == len(upstream.requests)
     assert all(r.body["model"] == "scripted" for r in upstream.requests)  # the rollout's model, not gpt-4o
     by_id = {s.span_id: s for s in result.spans}
-    assert [by_id[s.parent_id].attributes[semconv.AGENT_NAME] for s in llm_spans] == ["triage", "math_agent", "math_agent"]
+    assert [by_id[s.parent_id].attributes[semconv.AGENT_NAME] for s in llm_spans] == [
+        "triage",
+        "math_agent",
+        "math_agent",
+    ]
 
     triplets = result.triplets()
     assert [t.agent_name for t in triplets] == ["triage", "math_agent", "math_agent"]

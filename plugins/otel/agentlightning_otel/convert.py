@@ -21,7 +21,11 @@ OPERATION_TYPES = {"invoke_agent": "agent", "execute_tool": "tool"}
 #: attributes stored as JSON strings in OpenTelemetry and decoded into objects in the store
 JSON_ATTRIBUTES = (semconv.TOOL_ARGUMENTS, semconv.TOOL_RESULT, semconv.LLM_REQUEST, semconv.LLM_RESPONSE)
 
-_STATUS = {StatusCode.UNSET: SpanStatusCode.UNSET, StatusCode.OK: SpanStatusCode.OK, StatusCode.ERROR: SpanStatusCode.ERROR}
+_STATUS = {
+    StatusCode.UNSET: SpanStatusCode.UNSET,
+    StatusCode.OK: SpanStatusCode.OK,
+    StatusCode.ERROR: SpanStatusCode.ERROR,
+}
 _KIND = {
     SpanKind.INTERNAL: "internal",
     SpanKind.CLIENT: "client",
@@ -92,6 +96,9 @@ def to_core_span(span: ReadableSpan, rollout_id: str, attempt_id: str) -> Span:
             )
             for event in span.events
         ],
-        status=SpanStatus(code=_STATUS.get(span.status.status_code, SpanStatusCode.UNSET), description=span.status.description),
+        status=SpanStatus(
+            code=_STATUS.get(span.status.status_code, SpanStatusCode.UNSET),
+            description=span.status.description,
+        ),
         resource={k: _plain(v) for k, v in span.resource.attributes.items()},
     )

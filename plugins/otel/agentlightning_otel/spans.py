@@ -42,7 +42,9 @@ def agent_span(name: str, *, system: str | None = None, **attributes: Any) -> It
     if system:
         attrs[semconv.GEN_AI_SYSTEM] = system
     tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(f"invoke_agent {name}", kind=SpanKind.INTERNAL, attributes=attrs) as span:
+    with tracer.start_as_current_span(
+        f"invoke_agent {name}", kind=SpanKind.INTERNAL, attributes=attrs
+    ) as span:
         yield span
 
 
@@ -63,7 +65,9 @@ def tool_span(
     if system:
         attrs[semconv.GEN_AI_SYSTEM] = system
     tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(f"execute_tool {name}", kind=SpanKind.INTERNAL, attributes=attrs) as span:
+    with tracer.start_as_current_span(
+        f"execute_tool {name}", kind=SpanKind.INTERNAL, attributes=attrs
+    ) as span:
         yield span
 
 

@@ -91,5 +91,7 @@ class OtelTracer(Tracer):
         """The span tree of the last attempt this tracer finished (agent-side spans; the proxy's
         LLM spans are in the store: ``SpanTree(await store.query_spans(rollout_id))``)."""
         if self._last is None:
-            raise LookupError("no attempt has finished under this tracer yet; last_trace() has nothing to show")
+            raise LookupError(
+                "no attempt has finished under this tracer yet; last_trace() has nothing to show"
+            )
         return SpanTree(self._last)

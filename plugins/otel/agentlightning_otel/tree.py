@@ -29,7 +29,9 @@ def describe(span: Span) -> str:
     parts = [span.name]
     kind = span.span_type
     if kind == "llm":
-        parts.append(f"model={attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)}")
+        parts.append(
+            f"model={attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)}"
+        )
     if attrs.get(semconv.AGENT_NAME) and kind != "agent":
         parts.append(f"agent={attrs[semconv.AGENT_NAME]}")
     if kind == "tool" and semconv.TOOL_RESULT in attrs:
@@ -154,7 +156,7 @@ class SpanTree:
             color = _COLORS.get(span.span_type, _COLORS["other"])
             first, rest = span.name, describe(span)[len(span.name) :].strip()
             out.append(
-                f'<g><title>{html.escape(describe(span))}</title>'
+                f"<g><title>{html.escape(describe(span))}</title>"
                 f'<rect x="{x:.0f}" y="{y:.0f}" width="{_BOX_W}" height="{_BOX_H}" rx="6" fill="{color}" stroke="#555"/>'
                 f'<text x="{x + 6:.0f}" y="{y + 17:.0f}" font-weight="bold">{html.escape(first[:30])}</text>'
                 f'<text x="{x + 6:.0f}" y="{y + 33:.0f}">{html.escape(rest[:32])}</text></g>'
@@ -185,7 +187,9 @@ class SpanTree:
                     f"writing {target.name} needs Graphviz's `dot` program (apt-get install graphviz); "
                     "or pass a path ending in .svg, which needs nothing"
                 )
-            subprocess.run([dot, f"-T{suffix[1:]}", "-o", str(target)], input=self.to_dot().encode(), check=True)
+            subprocess.run(
+                [dot, f"-T{suffix[1:]}", "-o", str(target)], input=self.to_dot().encode(), check=True
+            )
         else:
             raise ValueError(f"visualize(path=...) must end in .svg, .png or .pdf, got {target.name!r}")
         return target

@@ -53,7 +53,9 @@ async def _two_agent_rollout(task: str, llm: LLM) -> float:
 
     client = AsyncOpenAI(base_url=llm.endpoint, api_key=llm.api_key_value)
     with agent_span("planner"):
-        plan = await client.chat.completions.create(model=llm.model, messages=[{"role": "user", "content": task}])
+        plan = await client.chat.completions.create(
+            model=llm.model, messages=[{"role": "user", "content": task}]
+        )
         with tool_span("lookup", {"q": task}, call_id="c1") as span:
             set_tool_result(span, {"found": 3})
     with agent_span("solver"):
@@ -81,7 +83,10 @@ async def test_spans_reach_the_store_linked_to_the_proxy_llm_spans(tmp_path: Pat
     assert tool.parent_id == planner.span_id and tool.span_type == "tool"
     assert tool.attributes[semconv.TOOL_ARGUMENTS] == {"q": "2+2"}
     assert tool.attributes[semconv.TOOL_RESULT] == {"found": 3}
-    assert planner.attributes["agentlightning.start_sequence"] < solver.attributes["agentlightning.start_sequence"]
+    assert (
+        planner.attributes["agentlightning.start_sequence"]
+        < solver.attributes["agentlightning.start_sequence"]
+    )
     llm_spans = sorted(result.spans_of_type("llm"), key=lambda s: s.start_time)
     assert len(llm_spans) == 2
     # W3C traceparent made each proxy span a child of the agent span that called, in the same trace
