@@ -23,7 +23,7 @@ from ..bus.base import EventBus
 from ..store.base import LightningStore
 from ..tracer import NoopTracer, Tracer
 from ..types import AttemptedRollout, AttemptStatus
-from .attempt import AttemptExecution, AttemptReport, AttemptSettings, EndedBy
+from .attempt import AttemptExecution, AttemptReport, AttemptSettings, BeforeFinish, EndedBy
 from .idle import WorkSignal
 from .resources import ResourcesCache, resources_for_attempt
 from .worker import WorkerReporter
@@ -72,7 +72,8 @@ class Runner:
     :param tracer: records spans of the agent's code; default: the no-op tracer.
     :param concurrency: rollouts run at once (async tasks; sync agents run in threads).
     :param bus: event bus used to wake up when work arrives; default: the store's bus. Without
-        one the runner polls with a backoff between ``idle_backoff`` seconds.
+        one the runner polls with a backoff between ``idle_backoff`` seconds; with one it still
+        re-checks the queue every ``idle_recheck`` seconds in case an event was lost.
     :param heartbeat_interval: seconds between heartbeats of a running attempt, capped at a
         quarter of the rollout's ``unresponsive_seconds``.
     :param flush_interval: seconds between span flushes during a long attempt (one
@@ -81,6 +82,11 @@ class Runner:
     :param stop_grace: seconds a stopping runner lets in-flight attempts finish before it fails
         them (they are retried elsewhere while attempts remain).
     :param max_rollouts: stop after this many rollouts (handy for tests and one-shot jobs).
+    :param enforce_timeout: end an attempt at its rollout's ``timeout_seconds`` here too, instead
+        of only when the store's watchdog notices.
+    :param before_finish: awaited with ``(rollout_id, attempt_id)`` once the runner's spans are
+        sent and before the attempt is marked finished (the Trainer flushes its in-process LLM
+        proxy's spans there, so a finished rollout never lacks its last LLM call).
     """
 
     def __init__(
@@ -96,9 +102,11 @@ class Runner:
         flush_interval: float = 1.0,
         max_batch_spans: int = 500,
         idle_backoff: tuple[float, float] = (0.005, 0.25),
+        idle_recheck: float = 1.0,
         stop_grace: float = 10.0,
         max_rollouts: int | None = None,
         enforce_timeout: bool = True,
+        before_finish: BeforeFinish | None = None,
         keep_reports: int = 1000,
     ) -> None:
         if concurrency < 1:
@@ -118,8 +126,10 @@ class Runner:
             flush_interval=flush_interval,
             max_batch_spans=max_batch_spans,
             enforce_timeout=enforce_timeout,
+            before_finish=before_finish,
         )
         self.idle_backoff = idle_backoff
+        self.idle_recheck = idle_recheck
         self.stop_grace = stop_grace
         self.max_rollouts = max_rollouts
         self.keep_reports = keep_reports
@@ -174,6 +184,7 @@ class Runner:
             self.bus if self.bus is not None else self.store.bus,
             min_backoff=self.idle_backoff[0],
             max_backoff=self.idle_backoff[1],
+            bus_recheck=self.idle_recheck,
         )
         self._reporter = WorkerReporter(
             self.store, self.worker_id, metadata={"concurrency": self.concurrency, "agent": self.agent.name}
