@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .runtime.context import AttemptContext
+
+if TYPE_CHECKING:
+    from .plugin_manager import AglPluginManager
 
 
 class Tracer:
@@ -38,24 +41,14 @@ class NoopTracer(Tracer):
     name = "noop"
 
 
-#: tried in order when no tracer is named: the first one a plugin registered wins
+#: tried in order when no tracer is named: the first one a plugin registered wins, so
+#: installing ``agentlightning-otel`` makes ``otel`` the default without any configuration
 DEFAULT_TRACER_PREFERENCE = ("otel", "noop")
 
 
-def resolve_tracer(tracer: Tracer | str | None = None) -> Tracer:
-    """The tracer a runner uses: an instance as given, a registered name, or (``None``) the
-    preferred installed one — ``otel`` once ``agentlightning-otel`` is installed, else ``noop``."""
-    if isinstance(tracer, Tracer):
-        return tracer
+def default_tracer_name(manager: AglPluginManager | None = None) -> str:
+    """The tracer used when none is named: ``otel`` once installed, else ``noop``."""
     from .plugin_manager import get_plugin_manager
 
-    manager = get_plugin_manager()
-    if tracer is None:
-        registry = manager.registry("agl_register_tracers")
-        tracer = next((n for n in DEFAULT_TRACER_PREFERENCE if n in registry), "noop")
-    made = manager.tracer_factory(tracer)()
-    if not isinstance(made, Tracer):
-        raise TypeError(
-            f"tracer {tracer!r} is a {type(made).__name__}, not an agentlightning_core.tracer.Tracer"
-        )
-    return made
+    registry = (manager or get_plugin_manager()).registry("agl_register_tracers")
+    return next((name for name in DEFAULT_TRACER_PREFERENCE if name in registry), "noop")

@@ -27,20 +27,13 @@ def test_otel_is_registered_through_its_entry_point_and_is_the_default() -> None
 
 
 def test_resolve_tracer_prefers_otel_once_installed() -> None:
-    from agentlightning_core.plugin_manager import set_plugin_manager
-    from agentlightning_core.tracer import NoopTracer, resolve_tracer
+    from agentlightning_core.tracer import NoopTracer
+    from agentlightning_core.trainer.resolve import resolve_tracer
 
-    set_plugin_manager(AglPluginManager())
-    try:
-        assert isinstance(resolve_tracer(None), OtelTracer)
-        assert isinstance(resolve_tracer("noop"), NoopTracer)
-    finally:
-        set_plugin_manager(None)
-    set_plugin_manager(AglPluginManager(disabled=["otel"]))
-    try:
-        assert isinstance(resolve_tracer(None), NoopTracer)
-    finally:
-        set_plugin_manager(None)
+    manager = AglPluginManager()
+    assert isinstance(resolve_tracer(None, manager), OtelTracer)
+    assert isinstance(resolve_tracer("noop", manager), NoopTracer)
+    assert isinstance(resolve_tracer(None, AglPluginManager(disabled=["otel"])), NoopTracer)
 
 
 def _answer(body: dict) -> dict:
