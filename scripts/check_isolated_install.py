@@ -28,7 +28,9 @@ def run(cmd: list[str], **kwargs: object) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("package", help="package folder, e.g. adapters/langgraph")
     parser.add_argument("--venv", help="where to create the venv (default: a temporary folder)")
     args = parser.parse_args()
@@ -39,7 +41,16 @@ def main() -> int:
         env_dir = Path(args.venv or Path(tmp) / "venv")
         venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
         python = str(env_dir / "bin" / "python")
-        pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt")]
+        pip = [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-c",
+            str(ROOT / "constraints.txt"),
+        ]
         run([*pip, str(ROOT), str(ROOT / "plugins" / "otel"), f"{package}[test]"])
         run([python, "-m", "pip", "check"])
         env = {**os.environ, "AGL_ISOLATED_INSTALL": "1", "HF_HUB_OFFLINE": "1"}
