@@ -49,6 +49,26 @@ async def maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+async def close_resources(team: Any) -> None:
+    """Close what the builder opened for this rollout: model clients and tool workbenches (an
+    MCP workbench holds a session to its server)."""
+    seen: set[int] = set()
+    for agent in getattr(team, "_participants", None) or [team]:
+        workbenches = getattr(agent, "_workbench", None) or []
+        if not isinstance(workbenches, (list, tuple)):
+            workbenches = [workbenches]
+        for item in [getattr(agent, "_model_client", None), *workbenches]:
+            if item is None or id(item) in seen:
+                continue
+            seen.add(id(item))
+            closer = getattr(item, "close", None) or getattr(item, "stop", None)
+            if closer is not None:
+                try:
+                    await maybe_await(closer())
+                except Exception:  # closing twice or a stopped workbench must not fail the rollout
+                    pass
+
+
 class AutoGenAgent(LitAgent[Any]):
     """``build(llm)`` → ``team.run(task=to_task(task))`` → ``reward(task, task_result)``.
 
@@ -73,10 +93,9 @@ class AutoGenAgent(LitAgent[Any]):
     async def rollout(self, task: Any, resources: NamedResources, rollout: Rollout) -> float | None:
         llm = first_llm(resources, self.name)
         team = await maybe_await(self.build(llm, resources) if self._takes_resources else self.build(llm))
-        result = await team.run(task=self.to_task(task) if self.to_task is not None else str(task))
-        clients = {getattr(a, "_model_client", None) for a in getattr(team, "_participants", [team])}
-        for client in clients:
-            if client is not None and hasattr(client, "close"):
-                await client.close()
+        try:
+            result = await team.run(task=self.to_task(task) if self.to_task is not None else str(task))
+        finally:
+            await close_resources(team)
         value = await maybe_await(self.reward(task, result))
         return None if value is None else float(value)
