@@ -42,7 +42,7 @@ def trace_headers() -> dict[str, str]:
     _propagator.inject(headers)
     router = _router
     agent = router.agent_of(context.span_id) if router is not None else None
-    if agent:
+    if agent and agent.isascii():  # header values are ASCII; the traceparent still links the call
         headers[semconv.AGENT_HEADER] = agent
     return headers
 
