@@ -28,7 +28,7 @@ def build_solver(llm: LLM, mcp_url: str) -> Any:
 
     return AssistantAgent(
         "solver",
-        model_client=openai_model_client(llm),
+        model_client=openai_model_client(llm, max_tokens=llm.sampling_parameters.get("max_tokens", 160)),
         workbench=McpWorkbench(StreamableHttpServerParams(url=mcp_url)),
         system_message=SYSTEM_PROMPT,
         reflect_on_tool_use=True,

@@ -40,8 +40,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port (printed on stdout)")
     args = parser.parse_args()
+    import logging
+
     import uvicorn
 
+    # the SDK logs an ERROR with a traceback each time a client closes its session's event
+    # stream (ClosedResourceError); that is the normal end of every rollout here
+    logging.getLogger("mcp.server.streamable_http").setLevel(logging.CRITICAL)
     server = build_server()
     sock = socket.socket()
     sock.bind((args.host, args.port))

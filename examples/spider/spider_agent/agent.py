@@ -38,6 +38,11 @@ class SqlState(TypedDict, total=False):
     turns: int
 
 
+#: completion cap when the LLM resource sets none: a query or a verdict is short, and the local
+#: engine's default (512 tokens) makes a CPU rollout several times slower
+DEFAULT_MAX_TOKENS = 160
+
+
 def build_graph(llm: LLM, max_turns: int = 2) -> Any:
     from langchain_core.messages import HumanMessage, SystemMessage
     from langchain_openai import ChatOpenAI

@@ -46,7 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--algorithm", default="grpo")
     parser.add_argument("--algorithm-option", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--max-turns", type=int, default=2, help="rewrite rounds after the first check")
+    parser.add_argument(
+        "--max-turns",
+        type=int,
+        default=None,
+        help="rewrite rounds after the first check (default 2; 1 with --smoke)",
+    )
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--output-dir", default="runs/spider")
     return parser.parse_args(argv)
@@ -55,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     train, val = splits()
-    agent = make_agent(args.max_turns)
+    agent = make_agent(1 if args.smoke and args.max_turns is None else (args.max_turns or 2))
     if args.smoke:
         trainer = Trainer(
             engine=args.engine,
