@@ -134,9 +134,9 @@ async def test_smoke_with_the_local_model(tmp_path: Path) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(process.communicate(), 600)
+    out, _ = await asyncio.wait_for(process.communicate(), 540)
     text = out.decode()
     assert process.returncode == 0, text[-3000:]
     summary = json.loads(text.split("CALC_X_SUMMARY ", 1)[1].splitlines()[0])
-    assert summary["rollouts"] == 2
-    assert all(r is None or 0.0 <= r <= 1.0 for r in summary["rewards"])
+    assert summary["rollouts"] == 1 and summary["succeeded"] == 1
+    assert summary["rewards"][0] in (0.0, 1.0) and summary["llm_calls"][0] >= 1

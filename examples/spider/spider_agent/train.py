@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     train, val = splits()
-    agent = make_agent(1 if args.smoke and args.max_turns is None else (args.max_turns or 2))
+    max_turns = args.max_turns if args.max_turns is not None else (1 if args.smoke else 2)
+    agent = make_agent(max_turns)
     if args.smoke:
         trainer = Trainer(
             engine=args.engine,
