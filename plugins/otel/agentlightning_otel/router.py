@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
 
 from agentlightning_core.runtime.context import AttemptContext, current_context
 from agentlightning_core.types import Span as CoreSpan
@@ -48,6 +49,9 @@ class AttemptRouter(SpanProcessor):
         self._by_attempt: dict[str, _Attempt] = {}
         self._span_attempt: dict[int, _Attempt] = {}
         self._span_agent: dict[int, str] = {}
+        #: server spans (and their children) of this process: the work of a server answering
+        #: the agent — e.g. FastAPI's own spans when the LLM proxy runs in the trainer's process
+        self._excluded: set[int] = set()
 
     # ------------------------------------------------------------- attempts
     def open_attempt(self, ctx: AttemptContext, sink: SpanSink | None = None) -> None:
@@ -84,10 +88,16 @@ class AttemptRouter(SpanProcessor):
 
     # ------------------------------------------------------------- SpanProcessor
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span_id = span.get_span_context().span_id
+        if span.kind is SpanKind.SERVER or (
+            span.parent is not None and span.parent.span_id in self._excluded
+        ):
+            with self._lock:
+                self._excluded.add(span_id)
+            return
         entry = self._find(span)
         if entry is None:
             return
-        span_id = span.get_span_context().span_id
         span.set_attribute(ROLLOUT_ID, entry.ctx.rollout_id)
         span.set_attribute(ATTEMPT_ID, entry.ctx.attempt_id)
         span.set_attribute(START_SEQUENCE, next(entry.counter))
@@ -106,6 +116,7 @@ class AttemptRouter(SpanProcessor):
         with self._lock:
             entry = self._span_attempt.pop(context.span_id, None)
             self._span_agent.pop(context.span_id, None)
+            self._excluded.discard(context.span_id)
         if entry is None:
             return
         core = to_core_span(span, entry.ctx.rollout_id, entry.ctx.attempt_id)
@@ -119,6 +130,7 @@ class AttemptRouter(SpanProcessor):
             self._by_attempt.clear()
             self._span_attempt.clear()
             self._span_agent.clear()
+            self._excluded.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True  # spans are handed over synchronously in on_end; nothing is buffered here

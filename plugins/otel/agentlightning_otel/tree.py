@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 from agentlightning_core.types import Span, semconv
@@ -84,7 +85,7 @@ class SpanTree:
         top = Tree(f"trace ({len(self.spans)} spans)")
 
         def add(node: Tree, span: Span) -> None:
-            branch = node.add(f"[{span.span_type}] {describe(span)}")
+            branch = node.add(escape(f"[{span.span_type}] {describe(span)}"))
             for child in self.children.get(span.span_id, []):
                 add(branch, child)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -97,10 +98,15 @@ async def test_spans_reach_the_store_linked_to_the_proxy_llm_spans(tmp_path: Pat
     assert {s.name for s in last.spans} >= {"invoke_agent planner", "execute_tool lookup"}
     full = SpanTree(spans)
     text = full.text()
-    assert "invoke_agent planner" in text and "gen_ai.chat" in text and "reward" in text
+    assert "[agent] invoke_agent planner" in text and "[llm] gen_ai.chat" in text and "[reward]" in text
+    # the in-process server's own spans (FastAPI answering the proxied call) are not the agent's
+    assert not [s for s in spans if s.kind == "server" or s.name.startswith("fastapi")]
     svg = full.visualize("tree_graph", tmp_path / "trace.svg")
     content = svg.read_text()
     assert content.startswith("<svg") and content.count("<rect") == len(spans) + 1
+    if shutil.which("dot"):  # PNG goes through Graphviz when it is installed
+        png = full.visualize("tree_graph", tmp_path / "trace.png")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 async def test_concurrent_attempts_keep_their_spans_apart() -> None:
