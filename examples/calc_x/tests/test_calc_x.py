@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,31 @@ from agentlightning_core.testing.scripted_llm import (
     tool_call,
 )
 from agentlightning_core.types import semconv
+
+
+async def run_cli(*args: str, timeout: float) -> dict[str, Any]:
+    """Run ``python -m calc_x.train ARGS`` in its own process group (killed whole on timeout, with the
+    processes it started) and return the summary line it prints."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "calc_x.train",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "AGL_SERVER_TOKEN": ""},
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except asyncio.TimeoutError:
+        os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise AssertionError(f"calc_x.train {' '.join(args)} did not finish within {timeout} s") from None
+    text = out.decode()
+    assert process.returncode == 0, text[-3000:]
+    summary: dict[str, Any] = json.loads(text.split("CALC_X_SUMMARY ", 1)[1].splitlines()[0])
+    return summary
 
 
 def test_problems_are_reproducible_distinct_and_correct() -> None:
@@ -90,10 +116,7 @@ async def test_smoke_command_runs_rollouts_through_the_trainer(tmp_path: Path) -
     _, val = splits(200, 50)
     upstream = ScriptedUpstream(_solver_script(val[:2], wrong=set()))
     async with upstream.serve() as url:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "calc_x.train",
+        summary = await run_cli(
             "--smoke",
             "--smoke-size",
             "2",
@@ -103,40 +126,20 @@ async def test_smoke_command_runs_rollouts_through_the_trainer(tmp_path: Path) -
             f"base_url={url}",
             "--output-dir",
             str(tmp_path),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "AGL_SERVER_TOKEN": ""},
+            timeout=300,
         )
-        out, _ = await asyncio.wait_for(process.communicate(), 300)
-    text = out.decode()
-    assert process.returncode == 0, text[-3000:]
-    summary = json.loads(text.split("CALC_X_SUMMARY ", 1)[1].splitlines()[0])
     assert summary["rollouts"] == 2 and summary["succeeded"] == 2
     assert summary["rewards"] == [1.0, 1.0]
     assert summary["llm_calls"] == [2, 2]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the 135M model on 2 CPU cores: minutes per rollout on a busy machine
 @pytest.mark.skipif(
     "transformers" not in AglPluginManager().registry("agl_register_llm_engines"),
     reason="the local CPU engine (agentlightning-transformers) is not installed",
 )
 async def test_smoke_with_the_local_model(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "calc_x.train",
-        "--smoke",
-        "--smoke-size",
-        "2",
-        "--output-dir",
-        str(tmp_path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 540)
-    text = out.decode()
-    assert process.returncode == 0, text[-3000:]
-    summary = json.loads(text.split("CALC_X_SUMMARY ", 1)[1].splitlines()[0])
+    summary = await run_cli("--smoke", "--smoke-size", "1", "--output-dir", str(tmp_path), timeout=1100)
     assert summary["rollouts"] == 1 and summary["succeeded"] == 1
     assert summary["rewards"][0] in (0.0, 1.0) and summary["llm_calls"][0] >= 1

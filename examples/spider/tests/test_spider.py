@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,33 @@ from agentlightning_core.plugin_manager import AglPluginManager
 from agentlightning_core.testing.proxy_harness import ProxyHarness
 from agentlightning_core.testing.scripted_llm import ForwardingEngine, ScriptedUpstream, system_text
 from agentlightning_core.types import semconv
+
+
+async def run_cli(*args: str, timeout: float) -> dict[str, Any]:
+    """Run ``python -m spider_agent.train ARGS`` in its own process group (killed whole on timeout, with the
+    processes it started) and return the summary line it prints."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "spider_agent.train",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "AGL_SERVER_TOKEN": ""},
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except asyncio.TimeoutError:
+        os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise AssertionError(
+            f"spider_agent.train {' '.join(args)} did not finish within {timeout} s"
+        ) from None
+    text = out.decode()
+    assert process.returncode == 0, text[-3000:]
+    summary: dict[str, Any] = json.loads(text.split("SPIDER_SUMMARY ", 1)[1].splitlines()[0])
+    return summary
 
 
 def test_at_least_150_questions_whose_gold_sql_runs_on_the_shipped_databases() -> None:
@@ -103,10 +131,7 @@ async def test_smoke_command_runs_rollouts_through_the_trainer(tmp_path: Path) -
     gold = {t["question"]: t["query"] for t in val[:2]}
     upstream = ScriptedUpstream(_script(gold, broken=set()))
     async with upstream.serve() as url:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "spider_agent.train",
+        summary = await run_cli(
             "--smoke",
             "--smoke-size",
             "2",
@@ -116,40 +141,22 @@ async def test_smoke_command_runs_rollouts_through_the_trainer(tmp_path: Path) -
             f"base_url={url}",
             "--output-dir",
             str(tmp_path),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "AGL_SERVER_TOKEN": ""},
+            timeout=300,
         )
-        out, _ = await asyncio.wait_for(process.communicate(), 300)
-    text = out.decode()
-    assert process.returncode == 0, text[-3000:]
-    summary = json.loads(text.split("SPIDER_SUMMARY ", 1)[1].splitlines()[0])
     assert summary["rollouts"] == 2 and summary["succeeded"] == 2 and summary["rewards"] == [1.0, 1.0]
     assert summary["agents"] == [["write", "check"], ["write", "check"]]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the 135M model on 2 CPU cores: minutes per rollout on a busy machine
 @pytest.mark.skipif(
     "transformers" not in AglPluginManager().registry("agl_register_llm_engines"),
     reason="the local CPU engine (agentlightning-transformers) is not installed",
 )
 async def test_smoke_with_the_local_model(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "spider_agent.train",
-        "--smoke",
-        "--smoke-size",
-        "2",
-        "--output-dir",
-        str(tmp_path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    summary = await run_cli(
+        "--smoke", "--smoke-size", "1", "--max-turns", "0", "--output-dir", str(tmp_path), timeout=1100
     )
-    out, _ = await asyncio.wait_for(process.communicate(), 540)
-    text = out.decode()
-    assert process.returncode == 0, text[-3000:]
-    summary = json.loads(text.split("SPIDER_SUMMARY ", 1)[1].splitlines()[0])
     assert summary["rollouts"] == 1 and summary["succeeded"] == 1
     assert summary["rewards"][0] in (0.0, 1.0)
     assert summary["agents"] == [["write", "check"]]
