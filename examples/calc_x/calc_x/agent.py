@@ -22,13 +22,15 @@ _ANSWER = re.compile(r"ANSWER:\s*\$?\s*(-?[\d,]*\.?\d+)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
 
 
-def build_solver(llm: LLM, mcp_url: str) -> Any:
+def build_solver(llm: LLM, mcp_url: str, max_tokens: int = 160) -> Any:
     from autogen_agentchat.agents import AssistantAgent
     from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
 
     return AssistantAgent(
         "solver",
-        model_client=openai_model_client(llm, max_tokens=llm.sampling_parameters.get("max_tokens", 160)),
+        model_client=openai_model_client(
+            llm, max_tokens=llm.sampling_parameters.get("max_tokens", max_tokens)
+        ),
         workbench=McpWorkbench(StreamableHttpServerParams(url=mcp_url)),
         system_message=SYSTEM_PROMPT,
         reflect_on_tool_use=True,
@@ -60,10 +62,11 @@ def reward(task: dict[str, Any], result: Any) -> float:
     return score(str(getattr(final, "content", "")), task["answer"])
 
 
-def make_agent(mcp_url: str) -> Any:
-    """The trainable agent: ``solver`` built per rollout against the rollout's LLM."""
+def make_agent(mcp_url: str, max_tokens: int = 160) -> Any:
+    """The trainable agent: ``solver`` built per rollout against the rollout's LLM; ``max_tokens``
+    caps each completion when the LLM resource sets no cap."""
     return agentlightning_autogen.wrap(
-        lambda llm: build_solver(llm, mcp_url),
+        lambda llm: build_solver(llm, mcp_url, max_tokens),
         reward=reward,
         to_task=lambda task: task["question"],
         name="calc_x",

@@ -43,7 +43,7 @@ class SqlState(TypedDict, total=False):
 DEFAULT_MAX_TOKENS = 160
 
 
-def build_graph(llm: LLM, max_turns: int = 2) -> Any:
+def build_graph(llm: LLM, max_turns: int = 2, max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
     from langchain_core.messages import HumanMessage, SystemMessage
     from langchain_openai import ChatOpenAI
     from langgraph.graph import END, START, StateGraph
@@ -103,7 +103,7 @@ def reward(task: dict[str, Any], state: SqlState) -> float:
     return execution_match(task["db_id"], state.get("query", ""), task["query"])
 
 
-def make_agent(max_turns: int = 2) -> Any:
+def make_agent(max_turns: int = 2, max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
     return agentlightning_langgraph.wrap(
-        lambda llm: build_graph(llm, max_turns), reward=reward, to_input=to_input, name="spider"
+        lambda llm: build_graph(llm, max_turns, max_tokens), reward=reward, to_input=to_input, name="spider"
     )

@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="rewrite rounds after the first check (default 2; 1 with --smoke)",
     )
+    parser.add_argument("--max-tokens", type=int, default=160, help="completion cap when the LLM sets none")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--output-dir", default="runs/spider")
     return parser.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     train, val = splits()
     max_turns = args.max_turns if args.max_turns is not None else (1 if args.smoke else 2)
-    agent = make_agent(max_turns)
+    agent = make_agent(max_turns, args.max_tokens)
     if args.smoke:
         trainer = Trainer(
             engine=args.engine,

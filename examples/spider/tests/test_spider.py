@@ -155,7 +155,16 @@ async def test_smoke_command_runs_rollouts_through_the_trainer(tmp_path: Path) -
 )
 async def test_smoke_with_the_local_model(tmp_path: Path) -> None:
     summary = await run_cli(
-        "--smoke", "--smoke-size", "1", "--max-turns", "0", "--output-dir", str(tmp_path), timeout=1100
+        "--smoke",
+        "--smoke-size",
+        "1",
+        "--max-turns",
+        "0",
+        "--max-tokens",
+        "48",
+        "--output-dir",
+        str(tmp_path),
+        timeout=1100,
     )
     assert summary["rollouts"] == 1 and summary["succeeded"] == 1
     assert summary["rewards"][0] in (0.0, 1.0)
