@@ -118,7 +118,7 @@ async def measure(proxy_url: str, upstream_url: str, token: str, args: argparse.
     import openai
 
     from agentlightning_core.client import HttpStore
-    from agentlightning_core.types import LLM, AttemptStatus
+    from agentlightning_core.types import LLM, AttemptStatus, semconv
 
     async with HttpStore(proxy_url, token=token) as store:
         rollout = await store.enqueue_rollout({"bench": True})
@@ -139,7 +139,11 @@ async def measure(proxy_url: str, upstream_url: str, token: str, args: argparse.
         direct_rate = await throughput(direct, args.throughput_calls, args.concurrency)
         proxy_rate = await throughput(proxied, args.throughput_calls, args.concurrency)
         await store.update_attempt(rollout.rollout_id, got.attempt.attempt_id, status=AttemptStatus.SUCCEEDED)
-        spans = len(await store.query_spans(rollout.rollout_id))
+        recorded = await store.query_spans(rollout.rollout_id)
+        spans = len(recorded)
+        upstream_ms = [
+            s.attributes[semconv.LLM_LATENCY_MS] for s in recorded[args.warmup : args.warmup + args.calls]
+        ]
     expected = args.warmup + args.calls + args.throughput_calls
     if spans != expected:
         raise SystemExit(f"span recording lost calls: {spans} spans for {expected} proxied calls")
@@ -149,6 +153,7 @@ async def measure(proxy_url: str, upstream_url: str, token: str, args: argparse.
         "direct_rate": direct_rate,
         "proxy_rate": proxy_rate,
         "spans": spans,
+        "upstream_ms": upstream_ms,
     }
 
 
@@ -209,6 +214,10 @@ def main() -> None:
     print(f"proxied p50 {p50:.2f} ms  p99 {p99:.2f} ms  (attributed, span recording on)")
     print(
         f"proxy adds p50 {p50 - d50:.2f} ms (median of paired differences {statistics.median(added) * 1000:.2f} ms)"
+    )
+    print(
+        f"inside the proxy the upstream call took p50 {statistics.median(result['upstream_ms']):.2f} ms "
+        "(span latency_ms of the sequential calls)"
     )
     print(
         f"calls/s at {args.concurrency} concurrent: direct {result['direct_rate']:.0f}, through the proxy {result['proxy_rate']:.0f}"
