@@ -1,120 +1,109 @@
-"""Engines and pools for each database, with the settings from ``DB_POOL_*``.
+"""Running transactions: engines, pools and ``DB_POOL_*`` settings for each database.
 
-PostgreSQL: one engine with a ``QueuePool`` (asyncio-adapted) of ``DB_POOL_SIZE`` connections
-plus ``DB_MAX_OVERFLOW``; row locks let many writers work at once.
+The store's transactions are plain synchronous SQLAlchemy Core functions of a ``Connection``
+(``transactions.py``); a ``Pools`` object runs them the cheapest way for its database.
 
-SQLite allows one writer at a time per file. Letting every pooled connection write would only
-make them collide on the file lock and retry, so a SQLite store has two engines:
+PostgreSQL: an async engine (asyncpg) with a ``QueuePool`` (asyncio-adapted) of ``DB_POOL_SIZE``
+connections plus ``DB_MAX_OVERFLOW``; a transaction runs through ``run_sync``, each statement one
+network round trip, and row locks let many writers work at once. Reads run in autocommit (no
+``BEGIN``/``ROLLBACK`` round trips).
 
-* a *writer* with exactly one connection; every transaction on it starts with
-  ``BEGIN IMMEDIATE``, which takes the file's write lock up front (other processes wait up to
-  ``DB_POOL_TIMEOUT`` for it instead of failing half-way), so a read-then-write such as
-  dequeue is atomic across processes;
-* a *reader* pool of ``DB_POOL_SIZE`` connections; in WAL mode readers never block the writer
-  nor each other and see every committed write.
+SQLite: the file is local, so the cost per statement is not I/O but the hop between the event
+loop and a thread. The whole transaction therefore runs in one worker thread on the standard
+``sqlite3`` driver (one hop per call, not one per statement). SQLite allows one writer at a time,
+so there is exactly one writer connection, driven by one thread; each write transaction starts
+with ``BEGIN IMMEDIATE``, which takes the file's write lock up front (another process waits up to
+``DB_POOL_TIMEOUT`` for it instead of failing half-way), so a read-then-write such as dequeue is
+atomic across processes. Reads use a pool of ``DB_POOL_SIZE`` connections and threads; in WAL
+mode they never block the writer nor each other and see every committed write.
 
-WAL with ``synchronous=NORMAL``: a committed transaction survives the process being killed (it
-is in the WAL file); only an operating-system crash or power loss can drop the last few.
+WAL with ``synchronous=NORMAL``: a committed transaction survives the process being killed (it is
+in the WAL file); only an operating-system crash or power loss can drop the last few.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import functools
+import threading
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from .settings import SqlSettings
 from .urls import is_memory
+
+T = TypeVar("T")
+Tx = Callable[..., T]
 
 
 @dataclass
 class PoolCounters:
     """What SQLAlchemy's pool does not count itself: how often and how long callers waited."""
 
+    checkouts: int = 0
     waits: int = 0
     wait_seconds: float = 0.0
-    checkouts: int = 0
+
+    def checkout(self, pool: Any, start: float, exhausted: bool) -> None:
+        self.checkouts += 1
+        if exhausted:
+            self.waits += 1
+            self.wait_seconds += time.perf_counter() - start
 
 
-@dataclass
+def _exhausted(pool: Any) -> bool:
+    return bool(pool.checkedout() >= pool.size() + max(pool._max_overflow, 0))
+
+
+def _pool_statistics(pool: Any, counters: PoolCounters) -> dict[str, Any]:
+    return {
+        "class": type(pool).__name__,
+        "size": pool.size(),
+        "checked_out": pool.checkedout(),
+        "checked_in": pool.checkedin(),
+        "overflow": max(pool.overflow(), 0),
+        "max_overflow": pool._max_overflow,
+        "checkouts": counters.checkouts,
+        "waits": counters.waits,
+        "wait_seconds": round(counters.wait_seconds, 6),
+    }
+
+
 class Pools:
-    """The engines of one store: ``writer`` for transactions that change data, ``reader`` for reads."""
+    """Runs a store's transactions. ``write`` commits (or rolls back on error); ``read`` does not write."""
 
-    writer: AsyncEngine
-    reader: AsyncEngine
     dialect: str
-    counters: dict[str, PoolCounters] = field(default_factory=dict)
 
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed on success, rolled back on error."""
-        async with self._connect("writer", self.writer) as conn, conn.begin():
-            yield conn
+    async def write(self, tx: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read snapshot (one transaction, rolled back at the end)."""
-        async with self._connect("reader", self.reader) as conn:
-            yield conn
-
-    @contextlib.asynccontextmanager
-    async def _connect(self, role: str, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        counters = self.counters.setdefault(role, PoolCounters())
-        pool: Any = engine.pool
-        exhausted = isinstance(pool, AsyncAdaptedQueuePool) and pool.checkedout() >= pool.size() + max(
-            pool._max_overflow, 0
-        )
-        start = time.perf_counter()
-        async with engine.connect() as conn:
-            counters.checkouts += 1
-            if exhausted:
-                counters.waits += 1
-                counters.wait_seconds += time.perf_counter() - start
-            yield conn
+    async def read(self, tx: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
 
     def statistics(self) -> dict[str, Any]:
-        roles = {"writer": self.writer} if self.writer is self.reader else {"writer": self.writer, "reader": self.reader}
-        out: dict[str, Any] = {}
-        for role, engine in roles.items():
-            pool: Any = engine.pool
-            counters = self.counters.get(role, PoolCounters())
-            stats: dict[str, Any] = {"class": type(pool).__name__}
-            if isinstance(pool, AsyncAdaptedQueuePool):
-                stats.update(
-                    size=pool.size(),
-                    checked_out=pool.checkedout(),
-                    checked_in=pool.checkedin(),
-                    overflow=pool.overflow(),
-                    max_overflow=pool._max_overflow,
-                )
-            stats.update(
-                checkouts=counters.checkouts,
-                waits=counters.waits,
-                wait_seconds=round(counters.wait_seconds, 6),
-            )
-            out[role] = stats
-        return out
+        raise NotImplementedError
 
     async def dispose(self) -> None:
-        await self.writer.dispose()
-        if self.reader is not self.writer:
-            await self.reader.dispose()
+        raise NotImplementedError
 
 
-def create_pools(url: URL, settings: SqlSettings) -> Pools:
-    if url.get_backend_name() == "postgresql":
-        engine = create_async_engine(
+class PostgresPools(Pools):
+    dialect = "postgresql"
+
+    def __init__(self, url: URL, settings: SqlSettings) -> None:
+        self.engine: AsyncEngine = create_async_engine(
             url,
             poolclass=AsyncAdaptedQueuePool,
             pool_size=settings.db_pool_size,
@@ -123,40 +112,115 @@ def create_pools(url: URL, settings: SqlSettings) -> Pools:
             pool_recycle=settings.db_pool_recycle,
             pool_pre_ping=settings.db_pool_pre_ping,
         )
-        return Pools(writer=engine, reader=engine, dialect="postgresql")
-    if is_memory(url):
-        # one in-memory database lives in one connection: the only one, for reads and writes
-        engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
-        _sqlite_events(engine, begin="BEGIN IMMEDIATE", busy_ms=0)
-        return Pools(writer=engine, reader=engine, dialect="sqlite")
-    busy_ms = int(settings.db_pool_timeout * 1000)
-    writer = create_async_engine(
-        url,
-        poolclass=AsyncAdaptedQueuePool,
-        pool_size=1,
-        max_overflow=0,
-        pool_timeout=settings.db_pool_timeout,
-        pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=settings.db_pool_pre_ping,
-    )
-    reader = create_async_engine(
-        url,
-        poolclass=AsyncAdaptedQueuePool,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=settings.db_pool_pre_ping,
-    )
-    _sqlite_events(writer, begin="BEGIN IMMEDIATE", busy_ms=busy_ms)
-    _sqlite_events(reader, begin="BEGIN", busy_ms=busy_ms)
-    return Pools(writer=writer, reader=reader, dialect="sqlite")
+        self.counters = PoolCounters()
+
+    async def write(self, tx: Callable[..., T], *args: Any) -> T:
+        pool = self.engine.pool
+        start, exhausted = time.perf_counter(), _exhausted(pool)
+        async with self.engine.connect() as conn:
+            self.counters.checkout(pool, start, exhausted)
+            async with conn.begin():
+                return await conn.run_sync(tx, *args)
+
+    async def read(self, tx: Callable[..., T], *args: Any) -> T:
+        pool = self.engine.pool
+        start, exhausted = time.perf_counter(), _exhausted(pool)
+        async with self.engine.connect() as conn:
+            self.counters.checkout(pool, start, exhausted)
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await conn.run_sync(tx, *args)
+
+    def statistics(self) -> dict[str, Any]:
+        return {"writer": _pool_statistics(self.engine.pool, self.counters)}
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
 
 
-def _sqlite_events(engine: AsyncEngine, *, begin: str, busy_ms: int) -> None:
-    """Pragmas per connection, and our own ``BEGIN`` (pysqlite's implicit one is deferred)."""
+class SqlitePools(Pools):
+    dialect = "sqlite"
 
-    @event.listens_for(engine.sync_engine, "connect")
+    def __init__(self, url: URL, settings: SqlSettings) -> None:
+        sync_url = url.set(drivername="sqlite")
+        busy_ms = int(settings.db_pool_timeout * 1000)
+        common = {"pool_timeout": settings.db_pool_timeout, "connect_args": {"check_same_thread": False}}
+        self.writer = create_engine(sync_url, poolclass=QueuePool, pool_size=1, max_overflow=0, **common)
+        _sqlite_events(self.writer, begin="BEGIN IMMEDIATE", busy_ms=busy_ms)
+        if is_memory(url):  # one in-memory database lives in one connection: use it for reads too
+            self.reader, self._read_threads = self.writer, 1
+        else:
+            self.reader = create_engine(
+                sync_url,
+                poolclass=QueuePool,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                **common,
+            )
+            _sqlite_events(self.reader, begin="BEGIN", busy_ms=busy_ms)
+            self._read_threads = settings.db_pool_size + settings.db_max_overflow
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="agl-sqlite-writer")
+        self._reader_threads = (
+            self._writer_thread
+            if self.reader is self.writer
+            else ThreadPoolExecutor(self._read_threads, thread_name_prefix="agl-sqlite-reader")
+        )
+        self.counters = {"writer": PoolCounters(), "reader": PoolCounters()}
+        self._lock = threading.Lock()
+
+    async def write(self, tx: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._writer_thread, self.writer, "writer", True, tx, args)
+
+    async def read(self, tx: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._reader_threads, self.reader, "reader", False, tx, args)
+
+    async def _run(
+        self, threads: ThreadPoolExecutor, engine: Engine, role: str, write: bool, tx: Callable[..., T], args: Any
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self._in_thread, engine, role, write, tx, args, time.perf_counter())
+        return await loop.run_in_executor(threads, call)
+
+    def _in_thread(
+        self, engine: Engine, role: str, write: bool, tx: Callable[..., T], args: Any, queued_at: float
+    ) -> T:
+        waited = time.perf_counter() - queued_at
+        with self._lock:
+            counters = self.counters[role]
+            counters.checkouts += 1
+            if waited > 0.001:  # the thread (and so the connection) was busy with another call
+                counters.waits += 1
+                counters.wait_seconds += waited
+        with engine.connect() as conn:
+            if not write:
+                return tx(conn, *args)
+            with conn.begin():
+                return tx(conn, *args)
+
+    def statistics(self) -> dict[str, Any]:
+        out = {"writer": _pool_statistics(self.writer.pool, self.counters["writer"])}
+        if self.reader is not self.writer:
+            out["reader"] = _pool_statistics(self.reader.pool, self.counters["reader"])
+        return out
+
+    async def dispose(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_thread, self.writer.dispose)
+        self._writer_thread.shutdown(wait=True)
+        if self.reader is not self.writer:
+            self.reader.dispose()
+            self._reader_threads.shutdown(wait=True)
+
+
+def create_pools(url: URL, settings: SqlSettings) -> Pools:
+    if url.get_backend_name() == "postgresql":
+        return PostgresPools(url, settings)
+    return SqlitePools(url, settings)
+
+
+def _sqlite_events(engine: Engine, *, begin: str, busy_ms: int) -> None:
+    """Pragmas per connection, and our own ``BEGIN`` (pysqlite's implicit one is deferred and late)."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
         cursor = dbapi_connection.cursor()
@@ -164,11 +228,10 @@ def _sqlite_events(engine: AsyncEngine, *, begin: str, busy_ms: int) -> None:
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
             f"PRAGMA busy_timeout={busy_ms}",
-            "PRAGMA foreign_keys=ON",
         ):
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)

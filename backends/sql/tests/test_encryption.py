@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from agentlightning_core.errors import InvalidRequestError
 from agentlightning_core.types import LLM, PromptTemplate
@@ -18,9 +18,11 @@ SECRET = "sk-live-0123456789abcdef"
 
 
 async def _raw_resources(store: SqlStore) -> str:
-    async with store._pools.read() as conn:
-        rows = (await conn.execute(text("SELECT resources_id, data FROM agl_resources"))).all()
-    return "\n".join(f"{r[0]} {r[1]}" for r in rows)
+    def read(conn: Connection) -> str:
+        rows = conn.execute(text("SELECT resources_id, data FROM agl_resources")).all()
+        return "\n".join(f"{r[0]} {r[1]}" for r in rows)
+
+    return await store.pools.read(read)
 
 
 async def test_api_key_is_not_in_the_table_and_reads_back(db_url: str) -> None:

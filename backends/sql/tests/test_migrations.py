@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from agentlightning_core.types import AttemptStatus, RolloutStatus, Span
 from agentlightning_sql import migrate
@@ -16,8 +16,7 @@ from .conftest import KEY
 
 
 async def _revision(store: SqlStore) -> str | None:
-    async with store._pools.read() as conn:
-        return await conn.run_sync(migrate.current_revision)
+    return await store.pools.read(migrate.current_revision)
 
 
 async def test_start_migrates_to_head_and_a_second_start_changes_nothing(db_url: str) -> None:
@@ -45,15 +44,16 @@ async def test_upgrade_from_previous_revision_backfills_span_counters(db_url: st
         await old.migrate("0001")
         assert await _revision(old) == "0001"
         now = time.time()
-        async with old._pools.write() as conn:  # what a 0001-era store wrote: spans numbered 1..3
-            await conn.execute(
+
+        def write_old_rows(conn: Connection) -> None:  # what a 0001-era store wrote: spans numbered 1..3
+            conn.execute(
                 text(
                     "INSERT INTO agl_rollouts (rollout_id, status, input, config, meta, enqueue_time, "
                     "start_time, num_attempts) VALUES ('ro-old', 'running', '\"task\"', '{}', '{}', :t, :t, 1)"
                 ),
                 {"t": now},
             )
-            await conn.execute(
+            conn.execute(
                 text(
                     "INSERT INTO agl_attempts (attempt_id, rollout_id, sequence, status, start_time, "
                     "last_heartbeat, meta) VALUES ('at-old', 'ro-old', 1, 'running', :t, :t, '{}')"
@@ -62,13 +62,15 @@ async def test_upgrade_from_previous_revision_backfills_span_counters(db_url: st
             )
             for seq in (1, 2, 3):
                 span = Span(rollout_id="ro-old", attempt_id="at-old", name=f"s{seq}", sequence_id=seq)
-                await conn.execute(
+                conn.execute(
                     text(
                         "INSERT INTO agl_spans (rollout_id, attempt_id, attempt_seq, sequence_id, name, data) "
                         "VALUES ('ro-old', 'at-old', 1, :seq, :name, :data)"
                     ),
                     {"seq": seq, "name": span.name, "data": span.model_dump_json()},
                 )
+
+        await old.pools.write(write_old_rows)
     finally:
         await old.close()
 

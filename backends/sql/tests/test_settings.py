@@ -56,8 +56,7 @@ async def test_sqlite_has_one_writer_and_a_reader_pool(sqlite_url: str, monkeypa
     monkeypatch.setenv("DB_POOL_SIZE", "4")
     async with SqlStore(sqlite_url) as store:
         pool = (await store.statistics())["pool"]
-        async with store._pools.read() as conn:
-            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        mode = await store.pools.read(lambda conn: conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
     assert pool["writer"]["size"] == 1 and pool["writer"]["max_overflow"] == 0
     assert pool["reader"]["size"] == 4
     assert mode == "wal"
