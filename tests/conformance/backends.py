@@ -126,7 +126,7 @@ async def mongodb_store() -> AsyncIterator[Any]:
     else:
         from mongomock_motor import AsyncMongoMockClient
 
-        client = AsyncMongoMockClient()
+        client: Any = AsyncMongoMockClient()
         store = MongoStore("mongodb://mongomock", database=database, client=client)
         store.watchdog_interval = WATCHDOG_INTERVAL
     store.bus = InMemoryEventBus()

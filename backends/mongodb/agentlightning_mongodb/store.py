@@ -97,7 +97,9 @@ class MongoStore(LightningStore):
         if self._client is None:
             from motor.motor_asyncio import AsyncIOMotorClient
 
-            self._client = AsyncIOMotorClient(self.url, serverSelectionTimeoutMS=self._timeout_ms, tz_aware=False)
+            self._client = AsyncIOMotorClient(
+                self.url, serverSelectionTimeoutMS=self._timeout_ms, tz_aware=False
+            )
         self._db = self._client[self.database_name]
         try:
             await self._create_indexes()
@@ -160,7 +162,9 @@ class MongoStore(LightningStore):
         if wanted:
             found = {d["_id"] async for d in self._resources.find({"_id": {"$in": list(wanted)}}, {"_id": 1})}
             for rid in sorted(wanted - found):
-                raise NotFoundError(f"resources_id {rid!r} does not exist; publish it first with add_resources")
+                raise NotFoundError(
+                    f"resources_id {rid!r} does not exist; publish it first with add_resources"
+                )
         created = [
             Rollout(
                 input=r.input,
@@ -197,7 +201,9 @@ class MongoStore(LightningStore):
         if doc is None:
             return None
         rollout = rollout_from_document(doc)
-        attempt = attempt.model_copy(update={"rollout_id": rollout.rollout_id, "sequence": rollout.num_attempts})
+        attempt = attempt.model_copy(
+            update={"rollout_id": rollout.rollout_id, "sequence": rollout.num_attempts}
+        )
         await self._publish_attempt(attempt, EventType.ATTEMPT_STARTED)
         await self._publish_rollout(rollout)
         return AttemptedRollout(rollout=rollout, attempt=attempt)
@@ -227,7 +233,9 @@ class MongoStore(LightningStore):
         total = await self._rollouts.count_documents(query)
         items: list[Rollout] = []
         if total > offset and limit != 0:
-            cursor = self._rollouts.find(query, _NO_ATTEMPTS).sort("seq", DESCENDING if descending else ASCENDING)
+            cursor = self._rollouts.find(query, _NO_ATTEMPTS).sort(
+                "seq", DESCENDING if descending else ASCENDING
+            )
             cursor = cursor.skip(offset)
             if limit is not None:
                 cursor = cursor.limit(limit)
@@ -305,7 +313,10 @@ class MongoStore(LightningStore):
     async def heartbeat(self, rollout_id: str, attempt_id: str) -> Attempt:
         now = time.time()
         doc = await self._rollouts.find_one_and_update(
-            {"_id": rollout_id, "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": {"$ne": _UNRESPONSIVE}}}},
+            {
+                "_id": rollout_id,
+                "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": {"$ne": _UNRESPONSIVE}}},
+            },
             {"$set": {"attempts.$.last_heartbeat": now}, "$inc": {"version": 1}},
             projection={"attempts": 1},
             return_document=ReturnDocument.AFTER,
@@ -334,7 +345,9 @@ class MongoStore(LightningStore):
         documents: list[dict[str, Any]] = []
         revived: list[tuple[Rollout, Attempt]] = []
         for (rollout_id, attempt_id), indexes in groups.items():
-            attempt_seq, counter, was_revived = await self._reserve_span_ids(rollout_id, attempt_id, spans, indexes)
+            attempt_seq, counter, was_revived = await self._reserve_span_ids(
+                rollout_id, attempt_id, spans, indexes
+            )
             if was_revived is not None:
                 revived.append(was_revived)
             for i in indexes:
@@ -406,7 +419,9 @@ class MongoStore(LightningStore):
         offset: int = 0,
     ) -> list[Span]:
         validate_page(limit, offset)
-        doc = await self._rollouts.find_one({"_id": rollout_id}, {"num_attempts": 1, "attempts.attempt_id": 1})
+        doc = await self._rollouts.find_one(
+            {"_id": rollout_id}, {"num_attempts": 1, "attempts.attempt_id": 1}
+        )
         if doc is None:
             raise NotFoundError(f"rollout {rollout_id!r} does not exist")
         query: dict[str, Any] = {"rollout_id": rollout_id}
@@ -471,15 +486,21 @@ class MongoStore(LightningStore):
     async def update_worker(self, worker: Worker) -> Worker:
         stored = worker.model_copy(deep=True)
         await self._workers.replace_one(
-            {"_id": stored.worker_id}, {"_id": stored.worker_id, "data": stored.model_dump_json()}, upsert=True
+            {"_id": stored.worker_id},
+            {"_id": stored.worker_id, "data": stored.model_dump_json()},
+            upsert=True,
         )
         await self._publish(
-            Topic.WORKERS, EventType.WORKER_UPDATED, {"worker_id": stored.worker_id, "status": stored.status.value}
+            Topic.WORKERS,
+            EventType.WORKER_UPDATED,
+            {"worker_id": stored.worker_id, "status": stored.status.value},
         )
         return stored.model_copy(deep=True)
 
     async def query_workers(self) -> list[Worker]:
-        return [Worker.model_validate_json(d["data"]) async for d in self._workers.find({}).sort("_id", ASCENDING)]
+        return [
+            Worker.model_validate_json(d["data"]) async for d in self._workers.find({}).sort("_id", ASCENDING)
+        ]
 
     # -------------------------------------------------------------------- watchdog
     async def sweep(self, now: float | None = None) -> list[Attempt]:

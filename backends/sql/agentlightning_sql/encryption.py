@@ -24,7 +24,7 @@ from agentlightning_core.errors import AglError, InvalidRequestError
 MARK = "$agl_secret"
 
 GENERATE_HINT = (
-    "generate one with: python -c \"from cryptography.fernet import Fernet; "
+    'generate one with: python -c "from cryptography.fernet import Fernet; '
     'print(Fernet.generate_key().decode())"'
 )
 

@@ -174,7 +174,13 @@ class SqlitePools(Pools):
         return await self._run(self._reader_threads, self.reader, "reader", False, tx, args)
 
     async def _run(
-        self, threads: ThreadPoolExecutor, engine: Engine, role: str, write: bool, tx: Callable[..., T], args: Any
+        self,
+        threads: ThreadPoolExecutor,
+        engine: Engine,
+        role: str,
+        write: bool,
+        tx: Callable[..., T],
+        args: Any,
     ) -> T:
         loop = asyncio.get_running_loop()
         call = functools.partial(self._in_thread, engine, role, write, tx, args, time.perf_counter())

@@ -40,7 +40,7 @@ def rollout_values(rollout: Rollout) -> dict[str, Any]:
     }
 
 
-def rollout_from_row(row: Mapping[str, Any], prefix: str = "") -> Rollout:
+def rollout_from_row(row: Mapping[Any, Any], prefix: str = "") -> Rollout:
     return Rollout(
         rollout_id=row[f"{prefix}rollout_id"],
         input=loads(row[f"{prefix}input"]),
@@ -71,7 +71,7 @@ def attempt_values(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def attempt_from_row(row: Mapping[str, Any], prefix: str = "") -> Attempt:
+def attempt_from_row(row: Mapping[Any, Any], prefix: str = "") -> Attempt:
     return Attempt(
         rollout_id=row[f"{prefix}rollout_id"],
         attempt_id=row[f"{prefix}attempt_id"],

@@ -20,7 +20,9 @@ class SqlSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, description="connections kept open (readers on SQLite)")
     db_max_overflow: int = Field(default=20, ge=0, description="extra connections under load")
     db_pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a connection")
-    db_pool_recycle: int = Field(default=3600, ge=-1, description="reconnect after this many seconds; -1 never")
+    db_pool_recycle: int = Field(
+        default=3600, ge=-1, description="reconnect after this many seconds; -1 never"
+    )
     db_pool_pre_ping: bool = Field(default=True, description="test a connection before handing it out")
     agl_encryption_key: SecretStr | None = Field(
         default=None, description="Fernet key(s), comma-separated; the first encrypts, all decrypt"

@@ -125,7 +125,9 @@ class SqlStore(LightningStore):
         if wanted:
             found = await self.pools.read(tx.existing_resources, wanted)
             for rid in sorted(wanted - found):
-                raise NotFoundError(f"resources_id {rid!r} does not exist; publish it first with add_resources")
+                raise NotFoundError(
+                    f"resources_id {rid!r} does not exist; publish it first with add_resources"
+                )
         created = [
             Rollout(
                 input=r.input,
@@ -199,7 +201,9 @@ class SqlStore(LightningStore):
         error: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Attempt:
-        attempt, changes = await self.pools.write(tx.update_attempt, rollout_id, attempt_id, status, error, metadata)
+        attempt, changes = await self.pools.write(
+            tx.update_attempt, rollout_id, attempt_id, status, error, metadata
+        )
         await self._publish_changes(changes)
         return attempt
 
@@ -272,7 +276,9 @@ class SqlStore(LightningStore):
             return total, list(conn.execute(stmt).mappings())
 
         total, rows = await self.pools.read(read)
-        return Page(items=[self._resources_from_row(r) for r in rows], total=total, limit=limit, offset=offset)
+        return Page(
+            items=[self._resources_from_row(r) for r in rows], total=total, limit=limit, offset=offset
+        )
 
     def _resources_from_row(self, row: Mapping[str, Any]) -> ResourcesUpdate:
         return ResourcesUpdate.model_validate(
@@ -289,10 +295,14 @@ class SqlStore(LightningStore):
         stored = worker.model_copy(deep=True)
         builder = pg_insert if self.pools.is_postgres else sqlite_insert
         upsert = builder(workers).values(worker_id=stored.worker_id, data=stored.model_dump_json())
-        upsert = upsert.on_conflict_do_update(index_elements=["worker_id"], set_={"data": upsert.excluded.data})
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["worker_id"], set_={"data": upsert.excluded.data}
+        )
         await self.pools.write(lambda conn: conn.execute(upsert))
         await self._publish(
-            Topic.WORKERS, EventType.WORKER_UPDATED, {"worker_id": stored.worker_id, "status": stored.status.value}
+            Topic.WORKERS,
+            EventType.WORKER_UPDATED,
+            {"worker_id": stored.worker_id, "status": stored.status.value},
         )
         return stored.model_copy(deep=True)
 
@@ -325,7 +335,9 @@ class SqlStore(LightningStore):
         }
 
     # ------------------------------------------------------------------------ waits
-    async def wait_for_rollouts(self, rollout_ids: Sequence[str], timeout: float | None = None) -> list[Rollout]:
+    async def wait_for_rollouts(
+        self, rollout_ids: Sequence[str], timeout: float | None = None
+    ) -> list[Rollout]:
         """Like the base class, but a wake-up costs no query: a final status never changes, so an
         event saying "final" is enough. The database is asked at the start, on each safety
         re-check (changes by another process whose events this bus does not carry), and once at
@@ -381,15 +393,23 @@ def _migrate(conn: Connection, revision: str) -> None:
 
 
 def _statistics(conn: Connection) -> dict[str, Any]:
-    by_status = {s: int(n) for s, n in conn.execute(select(rollouts.c.status, func.count()).group_by(rollouts.c.status))}
+    by_status = {
+        s: int(n)
+        for s, n in conn.execute(select(rollouts.c.status, func.count()).group_by(rollouts.c.status))
+    }
     attempt_status = {
-        s: int(n) for s, n in conn.execute(select(attempts.c.status, func.count()).group_by(attempts.c.status))
+        s: int(n)
+        for s, n in conn.execute(select(attempts.c.status, func.count()).group_by(attempts.c.status))
     }
     span_total = int(conn.execute(select(func.count()).select_from(spans)).scalar_one())
-    versions, latest = conn.execute(select(func.count(), func.max(resources.c.version)).select_from(resources)).one()
+    versions, latest = conn.execute(
+        select(func.count(), func.max(resources.c.version)).select_from(resources)
+    ).one()
     latest_id = None
     if latest is not None:
-        latest_id = conn.execute(select(resources.c.resources_id).where(resources.c.version == latest)).scalar_one()
+        latest_id = conn.execute(
+            select(resources.c.resources_id).where(resources.c.version == latest)
+        ).scalar_one()
     return {
         "rollouts": {
             "total": sum(by_status.values()),

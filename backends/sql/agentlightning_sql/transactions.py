@@ -51,7 +51,9 @@ UNRESPONSIVE = AttemptStatus.UNRESPONSIVE.value
 FINAL_ROLLOUT = [s.value for s in RolloutStatus if s.is_final]
 
 # Statements of the hot path are built once: building a Core statement costs ~10x executing it.
-_ROLLOUT_NUM_ATTEMPTS = select(rollouts.c.num_attempts).where(rollouts.c.rollout_id == bindparam("rollout_id"))
+_ROLLOUT_NUM_ATTEMPTS = select(rollouts.c.num_attempts).where(
+    rollouts.c.rollout_id == bindparam("rollout_id")
+)
 _LOCK = (
     select(*ROLLOUT_COLUMNS, *ATTEMPT_COLUMNS)
     .select_from(attempts.join(rollouts, rollouts.c.rollout_id == attempts.c.rollout_id))
@@ -79,7 +81,9 @@ _SQLITE_LAST_POSITION = select(func.coalesce(func.max(rollouts.c.queue_seq), 0))
     rollouts.c.queue_seq.is_not(None)
 )
 _QUEUE_PROBE = select(rollouts.c.pk).where(rollouts.c.queue_seq.is_not(None)).limit(1)
-_OLDEST = select(rollouts.c.pk).where(rollouts.c.queue_seq.is_not(None)).order_by(rollouts.c.queue_seq).limit(1)
+_OLDEST = (
+    select(rollouts.c.pk).where(rollouts.c.queue_seq.is_not(None)).order_by(rollouts.c.queue_seq).limit(1)
+)
 
 
 def _take(oldest: Any) -> Any:
@@ -126,7 +130,9 @@ _RESERVE_SPAN_IDS = (
     .returning(attempts.c.sequence, attempts.c.span_seq)
 )
 _SET_SPAN_COUNTER = (
-    update(attempts).where(attempts.c.attempt_id == bindparam("b_attempt_id")).values(span_seq=bindparam("counter"))
+    update(attempts)
+    .where(attempts.c.attempt_id == bindparam("b_attempt_id"))
+    .values(span_seq=bindparam("counter"))
 )
 _ATTEMPTS_OF = select(attempts).where(attempts.c.rollout_id == bindparam("rollout_id"))
 _ALL_ATTEMPTS = _ATTEMPTS_OF.order_by(attempts.c.sequence)
@@ -344,7 +350,9 @@ def update_attempt(
             rollout_changed = decide_rollout(rollout, attempt, now) or rollout_changed
         attempt_event = True
     save(conn, rollout, attempt, rollout_changed)
-    return attempt, Changes(attempts=[attempt] if attempt_event else [], rollouts=[rollout] if rollout_changed else [])
+    return attempt, Changes(
+        attempts=[attempt] if attempt_event else [], rollouts=[rollout] if rollout_changed else []
+    )
 
 
 def heartbeat(conn: Connection, rollout_id: str, attempt_id: str) -> tuple[Attempt, Changes]:
@@ -443,7 +451,9 @@ def add_resources(conn: Connection, resources_id: str, create_time: float, data:
     latest = conn.execute(select(func.max(resources.c.version))).scalar_one()
     version = int(latest or 0) + 1
     conn.execute(
-        insert(resources).values(resources_id=resources_id, version=version, create_time=create_time, data=data)
+        insert(resources).values(
+            resources_id=resources_id, version=version, create_time=create_time, data=data
+        )
     )
     return version
 
@@ -452,7 +462,9 @@ def add_resources(conn: Connection, resources_id: str, create_time: float, data:
 def sweep_candidates(conn: Connection, now: float) -> list[tuple[str, str]]:
     """Running attempts past their limits, judged on a snapshot (``sweep_one`` decides again)."""
     due = []
-    for attempt_id, rollout_id, sequence, start_time, last_heartbeat, config in conn.execute(_RUNNING_ATTEMPTS):
+    for attempt_id, rollout_id, sequence, start_time, last_heartbeat, config in conn.execute(
+        _RUNNING_ATTEMPTS
+    ):
         probe_rollout = Rollout(rollout_id=rollout_id, config=parsed_config(config))
         probe_attempt = Attempt(
             rollout_id=rollout_id,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from agentlightning_sql.encryption import (
+    SecretBox,
+    SecretDecryptionError,
+    SecretKeyMissingError,
+    seal_model,
+    unseal,
+)
+from agentlightning_sql.store import SqlStore
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
 from agentlightning_core.errors import InvalidRequestError
 from agentlightning_core.types import LLM, PromptTemplate
-from agentlightning_sql.encryption import SecretBox, SecretDecryptionError, SecretKeyMissingError, seal_model, unseal
-from agentlightning_sql.store import SqlStore
 
 from .conftest import KEY
 
@@ -28,7 +34,10 @@ async def _raw_resources(store: SqlStore) -> str:
 async def test_api_key_is_not_in_the_table_and_reads_back(db_url: str) -> None:
     async with SqlStore(db_url, encryption_key=KEY) as store:
         update = await store.add_resources(
-            {"llm": LLM(endpoint="http://x/v1", model="m", api_key=SECRET), "p": PromptTemplate(template="hi")}
+            {
+                "llm": LLM(endpoint="http://x/v1", model="m", api_key=SECRET),
+                "p": PromptTemplate(template="hi"),
+            }
         )
         raw = await _raw_resources(store)
         assert SECRET not in raw and "sk-live" not in raw
@@ -67,7 +76,7 @@ async def test_wrong_key_cannot_read_and_rotation_can(sqlite_url: str) -> None:
             await store.get_resources(update.resources_id)
     async with SqlStore(sqlite_url, encryption_key=f"{other},{KEY}") as store:
         got = await store.get_resources(update.resources_id)
-        assert got is not None and got.resources["llm"].api_key.get_secret_value() == SECRET  # type: ignore[union-attr]
+        assert got is not None and got.resources["llm"].api_key.get_secret_value() == SECRET
 
 
 def test_invalid_key_names_the_variable() -> None:

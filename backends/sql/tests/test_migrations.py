@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from agentlightning_sql import migrate
+from agentlightning_sql.store import SqlStore
 from sqlalchemy import Connection, text
 
 from agentlightning_core.types import AttemptStatus, RolloutStatus, Span
-from agentlightning_sql import migrate
-from agentlightning_sql.store import SqlStore
 
 from .conftest import KEY
 

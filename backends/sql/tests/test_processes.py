@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from agentlightning_sql.store import SqlStore
 
 from agentlightning_core.bus.memory import InMemoryEventBus
 from agentlightning_core.types import AttemptStatus, RolloutRequest, RolloutStatus
-from agentlightning_sql.store import SqlStore
 
 DEQUEUER = r"""
 import asyncio, json, os, sys, time

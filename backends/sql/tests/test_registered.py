@@ -44,16 +44,18 @@ async def test_no_database_url_means_sqlite_file_in_working_directory(
 
 
 def test_unknown_database_folder_is_a_clear_error(tmp_path: Path) -> None:
-    from agentlightning_core.errors import InvalidRequestError
     from agentlightning_sql.store import SqlStore
+
+    from agentlightning_core.errors import InvalidRequestError
 
     with pytest.raises(InvalidRequestError, match="does not exist"):
         SqlStore(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
 
 
 async def test_unreachable_postgres_is_backend_unavailable() -> None:
-    from agentlightning_core.errors import BackendUnavailableError
     from agentlightning_sql.store import SqlStore
+
+    from agentlightning_core.errors import BackendUnavailableError
 
     store = SqlStore("postgresql://postgres@127.0.0.1:1/nothing")
     with pytest.raises(BackendUnavailableError, match="127.0.0.1:1"):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from agentlightning_core.errors import InvalidRequestError
 from agentlightning_sql.settings import load_sql_settings
 from agentlightning_sql.store import SqlStore
+
+from agentlightning_core.errors import InvalidRequestError
 
 
 def test_defaults() -> None:
@@ -52,7 +52,9 @@ async def test_postgres_pool_uses_settings_and_reports_statistics(
     assert {"checked_out", "overflow", "waits"} <= set(pool["writer"])
 
 
-async def test_sqlite_has_one_writer_and_a_reader_pool(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sqlite_has_one_writer_and_a_reader_pool(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DB_POOL_SIZE", "4")
     async with SqlStore(sqlite_url) as store:
         pool = (await store.statistics())["pool"]
