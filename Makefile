@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml)))
+PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
 # Heavy wheels that must come from the pinned constraints (torch: the CPU build on local disk).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
 export HF_HUB_OFFLINE := 1
@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -q --upgrade "pip>=24" setuptools wheel
-	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e $(p))
+	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e "$(p)[test]")
 	@$(PY) -c "import agentlightning_core" && echo "installed: core $(PACKAGES)"
 
 lint:
