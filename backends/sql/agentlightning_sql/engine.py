@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from .settings import SqlSettings
+from .sqlite_writer import GroupCommitWriter
 from .urls import is_memory
 
 T = TypeVar("T")
@@ -144,77 +145,62 @@ class SqlitePools(Pools):
         sync_url = url.set(drivername="sqlite")
         busy_ms = int(settings.db_pool_timeout * 1000)
         common = {"pool_timeout": settings.db_pool_timeout, "connect_args": {"check_same_thread": False}}
-        self.writer = create_engine(sync_url, poolclass=QueuePool, pool_size=1, max_overflow=0, **common)
-        _sqlite_events(self.writer, begin="BEGIN IMMEDIATE", busy_ms=busy_ms)
-        if is_memory(url):  # one in-memory database lives in one connection: use it for reads too
-            self.reader, self._read_threads = self.writer, 1
-        else:
-            self.reader = create_engine(
-                sync_url,
-                poolclass=QueuePool,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                **common,
-            )
-            _sqlite_events(self.reader, begin="BEGIN", busy_ms=busy_ms)
-            self._read_threads = settings.db_pool_size + settings.db_max_overflow
-        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="agl-sqlite-writer")
-        self._reader_threads = (
-            self._writer_thread
-            if self.reader is self.writer
-            else ThreadPoolExecutor(self._read_threads, thread_name_prefix="agl-sqlite-reader")
+        writer = create_engine(sync_url, poolclass=QueuePool, pool_size=1, max_overflow=0, **common)
+        _sqlite_events(writer, begin="BEGIN IMMEDIATE", busy_ms=busy_ms)
+        self.writer = GroupCommitWriter(writer)
+        self.memory = is_memory(url)
+        self.reader = create_engine(
+            sync_url,
+            poolclass=QueuePool,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            **common,
         )
-        self.counters = {"writer": PoolCounters(), "reader": PoolCounters()}
+        # readers run in autocommit: each statement sees the latest commit, no BEGIN/ROLLBACK
+        _sqlite_events(self.reader, begin=None, busy_ms=busy_ms)
+        self._reader_threads = ThreadPoolExecutor(
+            settings.db_pool_size + settings.db_max_overflow, thread_name_prefix="agl-sqlite-reader"
+        )
+        self.read_counters = PoolCounters()
         self._lock = threading.Lock()
 
     async def write(self, tx: Callable[..., T], *args: Any) -> T:
-        return await self._run(self._writer_thread, self.writer, "writer", True, tx, args)
+        result: T = await self.writer.submit(tx, args)
+        return result
 
     async def read(self, tx: Callable[..., T], *args: Any) -> T:
-        return await self._run(self._reader_threads, self.reader, "reader", False, tx, args)
-
-    async def _run(
-        self,
-        threads: ThreadPoolExecutor,
-        engine: Engine,
-        role: str,
-        write: bool,
-        tx: Callable[..., T],
-        args: Any,
-    ) -> T:
+        if self.memory:  # one in-memory database lives in the writer's one connection
+            return await self.write(tx, *args)
         loop = asyncio.get_running_loop()
-        call = functools.partial(self._in_thread, engine, role, write, tx, args, time.perf_counter())
-        return await loop.run_in_executor(threads, call)
+        call = functools.partial(self._read_in_thread, tx, args, time.perf_counter())
+        return await loop.run_in_executor(self._reader_threads, call)
 
-    def _in_thread(
-        self, engine: Engine, role: str, write: bool, tx: Callable[..., T], args: Any, queued_at: float
-    ) -> T:
+    def _read_in_thread(self, tx: Callable[..., T], args: Any, queued_at: float) -> T:
         waited = time.perf_counter() - queued_at
         with self._lock:
-            counters = self.counters[role]
-            counters.checkouts += 1
-            if waited > 0.001:  # the thread (and so the connection) was busy with another call
-                counters.waits += 1
-                counters.wait_seconds += waited
-        with engine.connect() as conn:
-            if not write:
-                return tx(conn, *args)
-            with conn.begin():
-                return tx(conn, *args)
+            self.read_counters.checkouts += 1
+            if waited > 0.001:  # every reader thread was busy
+                self.read_counters.waits += 1
+                self.read_counters.wait_seconds += waited
+        with self.reader.connect() as conn:
+            return tx(conn, *args)
 
     def statistics(self) -> dict[str, Any]:
-        out = {"writer": _pool_statistics(self.writer.pool, self.counters["writer"])}
-        if self.reader is not self.writer:
-            out["reader"] = _pool_statistics(self.reader.pool, self.counters["reader"])
-        return out
+        writer = self.writer
+        return {
+            "writer": {
+                **_pool_statistics(
+                    writer.engine.pool, PoolCounters(writer.calls, writer.waits, writer.wait_seconds)
+                ),
+                "commits": writer.batches,
+            },
+            "reader": _pool_statistics(self.reader.pool, self.read_counters),
+        }
 
     async def dispose(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer_thread, self.writer.dispose)
-        self._writer_thread.shutdown(wait=True)
-        if self.reader is not self.writer:
-            self.reader.dispose()
-            self._reader_threads.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+        self.reader.dispose()
+        self._reader_threads.shutdown(wait=True)
 
 
 def create_pools(url: URL, settings: SqlSettings) -> Pools:
@@ -223,7 +209,7 @@ def create_pools(url: URL, settings: SqlSettings) -> Pools:
     return SqlitePools(url, settings)
 
 
-def _sqlite_events(engine: Engine, *, begin: str, busy_ms: int) -> None:
+def _sqlite_events(engine: Engine, *, begin: str | None, busy_ms: int) -> None:
     """Pragmas per connection, and our own ``BEGIN`` (pysqlite's implicit one is deferred and late)."""
 
     @event.listens_for(engine, "connect")
@@ -238,6 +224,8 @@ def _sqlite_events(engine: Engine, *, begin: str, busy_ms: int) -> None:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+    if begin is not None:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)

@@ -144,9 +144,6 @@ class SqlStore(LightningStore):
         return [r.model_copy(deep=True) for r in created]
 
     async def dequeue_rollout(self, worker_id: str | None = None) -> AttemptedRollout | None:
-        # SQLite: don't take the database's write lock just to find an empty queue
-        if not self.pools.is_postgres and await self.pools.read(tx.queue_is_empty):
-            return None
         taken = await self.pools.write(tx.dequeue, worker_id)
         if taken is None:
             return None
@@ -298,7 +295,7 @@ class SqlStore(LightningStore):
         upsert = upsert.on_conflict_do_update(
             index_elements=["worker_id"], set_={"data": upsert.excluded.data}
         )
-        await self.pools.write(lambda conn: conn.execute(upsert))
+        await self.pools.write(_execute, upsert)
         await self._publish(
             Topic.WORKERS,
             EventType.WORKER_UPDATED,
@@ -384,6 +381,10 @@ class SqlStore(LightningStore):
             await self._publish_attempt(attempt)
         for rollout in changes.rollouts:
             await self._publish_rollout(rollout)
+
+
+def _execute(conn: Connection, statement: Any) -> None:
+    conn.execute(statement)
 
 
 def _migrate(conn: Connection, revision: str) -> None:

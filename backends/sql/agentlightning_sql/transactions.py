@@ -80,7 +80,6 @@ _PG_POSITIONS = select(QUEUE_SEQUENCE.next_value()).select_from(func.generate_se
 _SQLITE_LAST_POSITION = select(func.coalesce(func.max(rollouts.c.queue_seq), 0)).where(
     rollouts.c.queue_seq.is_not(None)
 )
-_QUEUE_PROBE = select(rollouts.c.pk).where(rollouts.c.queue_seq.is_not(None)).limit(1)
 _OLDEST = (
     select(rollouts.c.pk).where(rollouts.c.queue_seq.is_not(None)).order_by(rollouts.c.queue_seq).limit(1)
 )
@@ -237,10 +236,6 @@ def enqueue(conn: Connection, created: list[Rollout]) -> None:
         _INSERT_ROLLOUTS,
         [{**rollout_values(r), "queue_seq": pos} for r, pos in zip(created, positions, strict=True)],
     )
-
-
-def queue_is_empty(conn: Connection) -> bool:
-    return conn.execute(_QUEUE_PROBE).first() is None
 
 
 def dequeue(conn: Connection, worker_id: str | None) -> tuple[Rollout, Attempt] | None:

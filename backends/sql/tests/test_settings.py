@@ -59,7 +59,9 @@ async def test_sqlite_has_one_writer_and_a_reader_pool(
     async with SqlStore(sqlite_url) as store:
         pool = (await store.statistics())["pool"]
         mode = await store.pools.read(lambda conn: conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
-    assert pool["writer"]["size"] == 1 and pool["writer"]["max_overflow"] == 0
+    assert (
+        pool["writer"]["size"] == 1 and pool["writer"]["max_overflow"] == 0 and pool["writer"]["commits"] >= 1
+    )
     assert pool["reader"]["size"] == 4
     assert mode == "wal"
 
