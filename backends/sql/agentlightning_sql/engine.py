@@ -93,6 +93,11 @@ class Pools:
     async def read(self, tx: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError
 
+    async def single(self, tx: Callable[..., T], *args: Any) -> T:
+        """A write whose transaction is one statement: PostgreSQL runs it in autocommit (no
+        ``BEGIN``/``COMMIT`` round trips); SQLite like any write."""
+        return await self.write(tx, *args)
+
     def statistics(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -130,6 +135,9 @@ class PostgresPools(Pools):
             self.counters.checkout(pool, start, exhausted)
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await conn.run_sync(tx, *args)
+
+    async def single(self, tx: Callable[..., T], *args: Any) -> T:
+        return await self.read(tx, *args)  # autocommit: the statement is its own transaction
 
     def statistics(self) -> dict[str, Any]:
         return {"writer": _pool_statistics(self.engine.pool, self.counters)}

@@ -144,7 +144,10 @@ class SqlStore(LightningStore):
         return [r.model_copy(deep=True) for r in created]
 
     async def dequeue_rollout(self, worker_id: str | None = None) -> AttemptedRollout | None:
-        taken = await self.pools.write(tx.dequeue, worker_id)
+        if self.pools.is_postgres:
+            taken = await self.pools.single(tx.dequeue_in_one_statement, worker_id)
+        else:
+            taken = await self.pools.write(tx.dequeue, worker_id)
         if taken is None:
             return None
         rollout, attempt = taken
@@ -205,6 +208,10 @@ class SqlStore(LightningStore):
         return attempt
 
     async def heartbeat(self, rollout_id: str, attempt_id: str) -> Attempt:
+        if self.pools.is_postgres:  # the common case in one autocommit statement
+            running = await self.pools.single(tx.heartbeat_running, rollout_id, attempt_id)
+            if running is not None:
+                return running
         attempt, changes = await self.pools.write(tx.heartbeat, rollout_id, attempt_id)
         await self._publish_changes(changes)
         return attempt
@@ -213,6 +220,15 @@ class SqlStore(LightningStore):
     async def add_spans(self, spans_: Sequence[Span]) -> list[Span]:
         if not spans_:
             return []
+        first = spans_[0]
+        if (
+            self.pools.is_postgres
+            and all(s.attempt_id == first.attempt_id and s.rollout_id == first.rollout_id for s in spans_)
+            and all(s.sequence_id is None for s in spans_)
+        ):  # the common batch: two autocommit statements, no transaction round trips
+            fast = await self.pools.single(tx.add_spans_of_running_attempt, list(spans_))
+            if fast is not None:
+                return fast
         stored, changes = await self.pools.write(tx.add_spans, list(spans_))
         await self._publish_changes(changes)
         return stored

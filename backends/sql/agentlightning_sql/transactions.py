@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Float, String, Text, bindparam, func, insert, literal, select, text, update
 
 from agentlightning_core.errors import NotFoundError
 from agentlightning_core.store.transitions import CANCELLED_ERROR, check_status_change, overdue_status
@@ -31,6 +31,7 @@ from agentlightning_core.types import (
     RolloutConfig,
     RolloutStatus,
     Span,
+    new_id,
 )
 
 from .lifecycle import decide_rollout, end_attempt, touch
@@ -101,6 +102,41 @@ def _take(oldest: Any) -> Any:
 
 _TAKE_SQLITE = _take(_OLDEST)
 _TAKE_PG = _take(_OLDEST.with_for_update(skip_locked=True))  # concurrent dequeuers skip each other's row
+
+
+def _take_and_start() -> Any:
+    """PostgreSQL: dequeue and the attempt's INSERT as one statement (one round trip, autocommit)."""
+    taken = _TAKE_PG.cte("taken")
+    started = (
+        insert(attempts)
+        .from_select(
+            [
+                "attempt_id",
+                "rollout_id",
+                "sequence",
+                "worker_id",
+                "status",
+                "start_time",
+                "last_heartbeat",
+                "meta",
+            ],
+            select(
+                bindparam("attempt_id", type_=String),
+                taken.c.rollout_id,
+                taken.c.num_attempts,
+                bindparam("worker_id", type_=String),
+                literal(RUNNING, String),
+                bindparam("now", type_=Float),
+                bindparam("now", type_=Float),
+                literal("{}", Text),
+            ),
+        )
+        .cte("started")
+    )
+    return select(taken).add_cte(started)
+
+
+_TAKE_AND_START_PG = _take_and_start()
 _INSERT_ROLLOUTS = insert(rollouts)
 _INSERT_ATTEMPT = insert(attempts)
 _INSERT_SPANS = insert(spans)
@@ -256,6 +292,26 @@ def dequeue(conn: Connection, worker_id: str | None) -> tuple[Rollout, Attempt] 
     return rollout, attempt
 
 
+def dequeue_in_one_statement(conn: Connection, worker_id: str | None) -> tuple[Rollout, Attempt] | None:
+    """PostgreSQL's dequeue: atomic as one statement, so it runs in autocommit."""
+    now = time.time()
+    attempt_id = new_id("at")
+    params = {"now": now, "attempt_id": attempt_id, "worker_id": worker_id}
+    row = conn.execute(_TAKE_AND_START_PG, params).mappings().first()
+    if row is None:
+        return None
+    rollout = rollout_from_row(row)
+    attempt = Attempt(
+        rollout_id=rollout.rollout_id,
+        attempt_id=attempt_id,
+        sequence=rollout.num_attempts,
+        worker_id=worker_id,
+        start_time=now,
+        last_heartbeat=now,
+    )
+    return rollout, attempt
+
+
 def get_rollout(conn: Connection, rollout_id: str) -> Rollout | None:
     row = conn.execute(_GET_ROLLOUT, {"rollout_id": rollout_id}).mappings().first()
     return rollout_from_row(row) if row is not None else None
@@ -350,12 +406,19 @@ def update_attempt(
     )
 
 
+def heartbeat_running(conn: Connection, rollout_id: str, attempt_id: str) -> Attempt | None:
+    """The common heartbeat as one statement; ``None`` when it needs ``heartbeat`` (unknown or
+    unresponsive attempt)."""
+    params = {"b_attempt_id": attempt_id, "b_rollout_id": rollout_id, "now": time.time()}
+    row = conn.execute(_HEARTBEAT, params).mappings().first()
+    return attempt_from_row(row) if row is not None else None
+
+
 def heartbeat(conn: Connection, rollout_id: str, attempt_id: str) -> tuple[Attempt, Changes]:
     now = time.time()
-    params = {"b_attempt_id": attempt_id, "b_rollout_id": rollout_id, "now": now}
-    row = conn.execute(_HEARTBEAT, params).mappings().first()
-    if row is not None:
-        return attempt_from_row(row), Changes()
+    found = heartbeat_running(conn, rollout_id, attempt_id)
+    if found is not None:
+        return found, Changes()
     # unknown, or unresponsive: the full rules (revival) under lock
     rollout, attempt, _ = lock(conn, rollout_id, attempt_id)
     revived = touch(rollout, attempt, now)
@@ -402,6 +465,30 @@ def add_spans(conn: Connection, batch: Sequence[Span]) -> tuple[list[Span], Chan
             conn.execute(_SET_SPAN_COUNTER, {"b_attempt_id": attempt_id, "counter": counter})
     conn.execute(_INSERT_SPANS, rows)
     return stored, changes
+
+
+def add_spans_of_running_attempt(conn: Connection, batch: list[Span]) -> list[Span] | None:
+    """The common batch (one running attempt, ids left to the store) as two statements that need
+    no transaction around them: reserve the ids with the heartbeat, then insert. ``None`` when
+    the attempt is unknown or unresponsive: ``add_spans`` then applies the full rules.
+
+    Were the process to die between the two, the reserved ids would stay unused: a gap in the
+    numbering, never a duplicate.
+    """
+    first = batch[0]
+    params = {
+        "b_attempt_id": first.attempt_id,
+        "b_rollout_id": first.rollout_id,
+        "now": time.time(),
+        "reserve": len(batch),
+    }
+    row = conn.execute(_RESERVE_SPAN_IDS, params).first()
+    if row is None:
+        return None
+    attempt_seq, last = int(row[0]), int(row[1]) - len(batch)
+    stored = [s.model_copy(update={"sequence_id": last + i}) for i, s in enumerate(batch, 1)]
+    conn.execute(_INSERT_SPANS, [span_values(s, attempt_seq) for s in stored])
+    return stored
 
 
 def query_spans(
