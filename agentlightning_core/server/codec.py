@@ -25,7 +25,10 @@ JSON = "application/json"
 
 async def parse_body(request: Request, model: type[M]) -> M:
     """Validate the request body as ``model``; errors become 422 (400 for malformed JSON)."""
-    body = await request.body()
+    return parse_json(await request.body(), model)
+
+
+def parse_json(body: bytes, model: type[M]) -> M:
     if not body:
         raise InvalidRequestError(f"request body is empty; send a JSON object ({model.__name__})")
     try:

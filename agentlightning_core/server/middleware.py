@@ -6,6 +6,7 @@ Order, outermost first (a request passes them top to bottom)::
     [rate limiting]                 (not yet: the security work adds it here)
     BearerAuthMiddleware            401 before anything else is read
     BodySizeLimitMiddleware         413 before / while the body is read
+    HotPathMiddleware               answers dequeue / add spans / update attempt itself
     FastAPI routes
 
 All are plain ASGI classes (no ``BaseHTTPMiddleware``), which keeps per-request overhead at a
@@ -17,11 +18,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from .auth import BearerAuthMiddleware
+from .hotpath import HotOperations, HotPathMiddleware
 from .limits import BodySizeLimitMiddleware
 
 
-def install_middleware(app: FastAPI, *, token: str | None, max_body_bytes: int) -> None:
+def install_middleware(
+    app: FastAPI, *, token: str | None, max_body_bytes: int, hot_path: HotOperations | None = None
+) -> None:
     # Starlette wraps in reverse order of addition: add innermost first.
+    if hot_path is not None:
+        app.add_middleware(HotPathMiddleware, operations=hot_path)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     if token:
         app.add_middleware(BearerAuthMiddleware, token=token)
