@@ -20,7 +20,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Float, String, Text, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Float,
+    String,
+    Text,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
 
 from agentlightning_core.errors import NotFoundError
 from agentlightning_core.store.transitions import CANCELLED_ERROR, check_status_change, overdue_status
@@ -76,6 +91,27 @@ _SAVE_ROLLOUT = (
     update(rollouts)
     .where(rollouts.c.rollout_id == bindparam("b_rollout_id"))
     .values(status=bindparam("status"), end_time=bindparam("end_time"), queue_seq=bindparam("queue_seq"))
+)
+_SAVE_BOTH_PG = (  # PostgreSQL: attempt and rollout (with a new queue position if requeued) in one statement
+    update(rollouts)
+    .where(rollouts.c.rollout_id == bindparam("b_rollout_id"))
+    .values(
+        status=bindparam("r_status"),
+        end_time=bindparam("r_end_time"),
+        queue_seq=case((bindparam("requeue", type_=Boolean), QUEUE_SEQUENCE.next_value()), else_=null()),
+    )
+    .add_cte(
+        update(attempts)
+        .where(attempts.c.attempt_id == bindparam("b_attempt_id"))
+        .values(
+            status=bindparam("a_status"),
+            end_time=bindparam("a_end_time"),
+            last_heartbeat=bindparam("a_last_heartbeat"),
+            error=bindparam("a_error"),
+            meta=bindparam("a_meta"),
+        )
+        .cte("saved_attempt")
+    )
 )
 _PG_POSITIONS = select(QUEUE_SEQUENCE.next_value()).select_from(func.generate_series(1, bindparam("count")))
 _SQLITE_LAST_POSITION = select(func.coalesce(func.max(rollouts.c.queue_seq), 0)).where(
@@ -218,6 +254,23 @@ def lock(conn: Connection, rollout_id: str, attempt_id: str) -> tuple[Rollout, A
 
 def save(conn: Connection, rollout: Rollout, attempt: Attempt, rollout_changed: bool) -> None:
     """Write back an attempt (and its rollout when it changed) loaded by ``lock``."""
+    if rollout_changed and is_postgres(conn):
+        conn.execute(
+            _SAVE_BOTH_PG,
+            {
+                "b_rollout_id": rollout.rollout_id,
+                "r_status": rollout.status.value,
+                "r_end_time": rollout.end_time,
+                "requeue": rollout.status is RolloutStatus.QUEUED,
+                "b_attempt_id": attempt.attempt_id,
+                "a_status": attempt.status.value,
+                "a_end_time": attempt.end_time,
+                "a_last_heartbeat": attempt.last_heartbeat,
+                "a_error": attempt.error,
+                "a_meta": dumps(attempt.metadata),
+            },
+        )
+        return
     conn.execute(
         _SAVE_ATTEMPT,
         {

@@ -75,3 +75,38 @@ async def test_pool_waits_are_counted(pg_url: str, monkeypatch: pytest.MonkeyPat
         await asyncio.gather(*(store.enqueue_rollout(i) for i in range(10)))
         pool = (await store.statistics())["pool"]["writer"]
     assert pool["waits"] >= 1 and pool["wait_seconds"] >= 0
+
+
+async def _terminate_backends(url: str) -> None:
+    import asyncpg
+
+    from .conftest import PG_BASE_URL
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(f"{PG_BASE_URL}/postgres")
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("pre_ping", [True, False])
+async def test_pre_ping_replaces_a_connection_the_server_dropped(
+    pg_url: str, pre_ping: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentlightning_sql import engine
+
+    monkeypatch.setattr(engine, "PING_AFTER_IDLE_SECONDS", 0.0)
+    monkeypatch.setenv("DB_POOL_PRE_PING", str(pre_ping).lower())
+    monkeypatch.setenv("DB_POOL_SIZE", "1")
+    async with SqlStore(pg_url) as store:
+        await store.enqueue_rollout("before")
+        await _terminate_backends(pg_url)  # e.g. a database restart while the pool sat idle
+        if pre_ping:
+            assert (await store.query_rollouts()).total == 1
+        else:
+            with pytest.raises(Exception, match="(?i)terminat|closed|connection"):
+                await store.query_rollouts()
