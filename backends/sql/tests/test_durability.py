@@ -118,7 +118,7 @@ async def test_sigkilled_server_restarts_with_nothing_lost(
     agent_file = tmp_path / "durable_agent.py"
     agent_file.write_text(AGENT)
     config = RolloutConfig(unresponsive_seconds=3, max_attempts=3)
-    tasks = [{"seconds": 0.25, "value": i / 24} for i in range(24)]
+    tasks = [{"seconds": 0.5, "value": i / 40} for i in range(40)]  # ~10 s of training for one runner
 
     server, url = await _start_server(db_url)
     processes.append(server)
