@@ -5,17 +5,18 @@ The store's transactions are plain synchronous SQLAlchemy Core functions of a ``
 
 PostgreSQL: an async engine (asyncpg) with a ``QueuePool`` (asyncio-adapted) of ``DB_POOL_SIZE``
 connections plus ``DB_MAX_OVERFLOW``; a transaction runs through ``run_sync``, each statement one
-network round trip, and row locks let many writers work at once. Reads run in autocommit (no
-``BEGIN``/``ROLLBACK`` round trips).
+network round trip, and row locks let many writers work at once. Reads, and writes that are one
+statement, run in autocommit (no ``BEGIN``/``COMMIT`` round trips).
 
 SQLite: the file is local, so the cost per statement is not I/O but the hop between the event
 loop and a thread. The whole transaction therefore runs in one worker thread on the standard
 ``sqlite3`` driver (one hop per call, not one per statement). SQLite allows one writer at a time,
-so there is exactly one writer connection, driven by one thread; each write transaction starts
-with ``BEGIN IMMEDIATE``, which takes the file's write lock up front (another process waits up to
+so there is exactly one writer connection, driven by one thread that commits the calls queued at
+the same moment together (``sqlite_writer.py``); each write transaction starts with ``BEGIN
+IMMEDIATE``, which takes the file's write lock up front (another process waits up to
 ``DB_POOL_TIMEOUT`` for it instead of failing half-way), so a read-then-write such as dequeue is
-atomic across processes. Reads use a pool of ``DB_POOL_SIZE`` connections and threads; in WAL
-mode they never block the writer nor each other and see every committed write.
+atomic across processes. Reads use a pool of ``DB_POOL_SIZE`` connections and threads in
+autocommit; in WAL mode they never block the writer nor each other and see every committed write.
 
 WAL with ``synchronous=NORMAL``: a committed transaction survives the process being killed (it is
 in the WAL file); only an operating-system crash or power loss can drop the last few.
@@ -55,7 +56,7 @@ class PoolCounters:
     waits: int = 0
     wait_seconds: float = 0.0
 
-    def checkout(self, pool: Any, start: float, exhausted: bool) -> None:
+    def checkout(self, start: float, exhausted: bool) -> None:
         self.checkouts += 1
         if exhausted:
             self.waits += 1
@@ -151,7 +152,7 @@ class PostgresPools(Pools):
             pool = self.engine.pool
             exhausted = _exhausted(pool)
             async with self.engine.connect() as conn:
-                self.counters.checkout(pool, start, exhausted or time.perf_counter() - start > 0.001)
+                self.counters.checkout(start, exhausted or time.perf_counter() - start > 0.001)
                 if autocommit:
                     conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn

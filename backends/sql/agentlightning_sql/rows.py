@@ -95,7 +95,3 @@ def span_values(span: Span, attempt_seq: int) -> dict[str, Any]:
         "name": span.name,
         "data": span.model_dump_json(),
     }
-
-
-def span_from_row(data: str) -> Span:
-    return Span.model_validate_json(data)
