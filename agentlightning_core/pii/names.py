@@ -1,0 +1,124 @@
+"""Person names: ``John`` → ``J**n``, from a names list plus context rules.
+
+The list (``data/names.tsv.gz``, ~90k first and last names, 290 kB) is derived from the
+``names-dataset`` package by ``scripts/build_pii_names.py``; loading it takes ~60 ms and happens
+on the first line that has a capitalised word, never at import. Names that are also everyday
+English or software words (``Will``, ``May``, ``Max``, ``Redis``) are flagged ambiguous there.
+
+Rules, for each capitalised Latin-script word (``[A-Z][a-z]+``, accents allowed):
+
+1. after a cue that says a name follows (``name=``, ``"author": "``, ``Mr.``, ``Dr``), the word is
+   masked whatever it is, and so are the capitalised words right after it;
+2. after a weaker cue (``user``, ``by``, ``from``, ``hi``), a word on the list is masked, ambiguous
+   or not (software terms excepted: ``from Redis`` stays);
+3. a first name followed by a last name (``Ada Lovelace``, ``Will Smith``) is masked as a pair
+   unless both words are ambiguous;
+4. any unambiguous word on the list is masked on its own.
+
+Limits (see docs/security.md for measured precision and recall): names outside the list and
+without a cue are missed (rare names, non-Latin scripts, all-lowercase names); ambiguous names
+without a cue are missed (``Grace said``); a software or place name that is also an unambiguous
+name is masked (``Jordan``, ``Victoria``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from importlib import resources
+
+from .stars import keep_ends
+
+FIRST, LAST, AMBIGUOUS, SOFTWARE = 1, 2, 4, 8
+_FLAGS = {"F": FIRST, "L": LAST, "A": AMBIGUOUS, "S": SOFTWARE}
+
+# "O'Brien" and "Jean-Luc" are one word; "Maria's" is "Maria" (the possessive stays readable)
+WORD = re.compile(
+    r"(?<![\w./\\@$#-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:['’-](?!s\b)[A-Za-zß-öø-ÿ]+)?(?![\w(@-]|\.\w)"
+)
+STRONG_CUE = re.compile(
+    r"(?i)(?:\b(?:(?:first|last|full|given|family|display|user|real|contact|customer)[_ -]?name|name|author|"
+    r"owner|assignee|reviewer|sender|recipient|customer|client|patient|employee|contact|person|member|"
+    r"signed(?:[_ -]by)?)[\"']?\s*[:=]\s*[\"']?"
+    r"|\b(?:mr|mrs|ms|mx|miss|dr|prof|sir|madam|dear)\.?\s+)$"
+)
+WEAK_CUE = re.compile(
+    r"(?i)\b(?:user|username|customer|client|patient|employee|member|person|contact|manager|"
+    r"by|from|hi|hello|hey|thanks|thank you|cc|dear|named|called)[,:]?\s+$"
+)
+#: words that introduce a name are not one themselves ("Hi Ahmed": "Hi" is a cue, not a name)
+CUE_WORDS = frozenset(
+    "hi hello hey dear thanks by from cc mr mrs ms mx miss dr prof sir madam user customer".split()
+)
+
+
+class NamesTable:
+    """The names list, loaded on first use."""
+
+    def __init__(self) -> None:
+        self._table: dict[str, int] | None = None
+
+    def get(self) -> dict[str, int]:
+        if self._table is None:
+            raw = resources.files("agentlightning_core.pii").joinpath("data/names.tsv.gz").read_bytes()
+            table: dict[str, int] = {}
+            for line in gzip.decompress(raw).decode("utf-8").splitlines():
+                if not line or line.startswith("#"):
+                    continue
+                name, flags = line.split("\t")
+                table[name] = sum(_FLAGS[f] for f in flags)
+            self._table = table
+        return self._table
+
+
+NAMES = NamesTable()
+
+
+def mask_names(text: str, table: NamesTable = NAMES) -> str:
+    words = list(WORD.finditer(text))
+    if not words:
+        return text
+    names = table.get()
+    masked: set[int] = set()
+    strong_run = False  # inside "name=Ada Mary ..." every following capitalised word is masked
+    for i, match in enumerate(words):
+        word, start = match.group(0), match.start()
+        prev_end = words[i - 1].end() if i else -1
+        adjacent = i > 0 and prev_end == start - 1 and text[prev_end] == " "
+        flags = names.get(word, 0)
+        before = text[max(0, start - 40) : start]
+        if STRONG_CUE.search(before) or (strong_run and adjacent):
+            masked.add(i)
+            strong_run = True
+            continue
+        strong_run = False
+        if not flags or flags & SOFTWARE or word.lower() in CUE_WORDS:
+            if adjacent and (i - 1) in masked and names.get(words[i - 1].group(0), 0) & FIRST:
+                masked.add(i)  # "Mohammed Al-Sayed": a surname the list lacks, after a first name
+            continue
+        if WEAK_CUE.search(before) or (not flags & AMBIGUOUS):
+            masked.add(i)
+        elif adjacent and (i - 1) in masked:
+            masked.add(i)  # "Ada Lovelace" where Ada was masked: the surname goes too
+        if i + 1 < len(words):
+            nxt = words[i + 1]
+            next_flags = names.get(nxt.group(0), 0)
+            pair = nxt.start() == match.end() + 1 and text[match.end()] == " "
+            if (
+                pair
+                and flags & FIRST
+                and next_flags & LAST
+                and not next_flags & SOFTWARE
+                and not (flags & AMBIGUOUS and next_flags & AMBIGUOUS)
+            ):
+                masked.update((i, i + 1))
+    if not masked:
+        return text
+    out, pos = [], 0
+    for i in sorted(masked):
+        match = words[i]
+        out.append(text[pos : match.start()])
+        out.append(keep_ends(match.group(0)))
+        pos = match.end()
+    out.append(text[pos:])
+    return "".join(out)
