@@ -46,6 +46,10 @@ WEAK_CUE = re.compile(
     r"(?i)\b(?:user|username|customer|client|patient|employee|member|person|contact|manager|"
     r"by|from|hi|hello|hey|thanks|thank you|cc|dear|named|called)[,:]?\s+$"
 )
+STRONG_HINT = re.compile(
+    r"(?i)(?:name|author|owner|assignee|reviewer|sender|recipient|customer|client|patient|employee|"
+    r"contact|person|member|signed|by)[\"']?\s*[:=]|\b(?:mr|mrs|ms|mx|miss|dr|prof|sir|madam|dear)\b"
+)
 #: words that introduce a name are not one themselves ("Hi Ahmed": "Hi" is a cue, not a name)
 CUE_WORDS = frozenset(
     "hi hello hey dear thanks by from cc mr mrs ms mx miss dr prof sir madam user customer".split()
@@ -61,13 +65,9 @@ class NamesTable:
     def get(self) -> dict[str, int]:
         if self._table is None:
             raw = resources.files("agentlightning_core.pii").joinpath("data/names.tsv.gz").read_bytes()
-            table: dict[str, int] = {}
-            for line in gzip.decompress(raw).decode("utf-8").splitlines():
-                if not line or line.startswith("#"):
-                    continue
-                name, flags = line.split("\t")
-                table[name] = sum(_FLAGS[f] for f in flags)
-            self._table = table
+            rows = [line.split("\t") for line in gzip.decompress(raw).decode("utf-8").splitlines()[1:]]
+            codes = {flags: sum(_FLAGS[f] for f in flags) for flags in {r[1] for r in rows}}
+            self._table = {name: codes[flags] for name, flags in rows}
         return self._table
 
 
@@ -79,30 +79,32 @@ def mask_names(text: str, table: NamesTable = NAMES) -> str:
     if not words:
         return text
     names = table.get()
+    flags_of = [names.get(m.group(0), 0) for m in words]
+    strong_possible = STRONG_HINT.search(text) is not None  # one scan, not one per word
+    if not strong_possible and not any(flags_of):
+        return text
     masked: set[int] = set()
     strong_run = False  # inside "name=Ada Mary ..." every following capitalised word is masked
     for i, match in enumerate(words):
-        word, start = match.group(0), match.start()
-        prev_end = words[i - 1].end() if i else -1
-        adjacent = i > 0 and prev_end == start - 1 and text[prev_end] == " "
-        flags = names.get(word, 0)
-        before = text[max(0, start - 40) : start]
-        if STRONG_CUE.search(before) or (strong_run and adjacent):
+        word, start, flags = match.group(0), match.start(), flags_of[i]
+        adjacent = i > 0 and words[i - 1].end() == start - 1 and text[start - 1] == " "
+        if strong_possible and (
+            (strong_run and adjacent) or STRONG_CUE.search(text, max(0, start - 40), start)
+        ):
             masked.add(i)
             strong_run = True
             continue
         strong_run = False
         if not flags or flags & SOFTWARE or word.lower() in CUE_WORDS:
-            if adjacent and (i - 1) in masked and names.get(words[i - 1].group(0), 0) & FIRST:
+            if adjacent and (i - 1) in masked and flags_of[i - 1] & FIRST:
                 masked.add(i)  # "Mohammed Al-Sayed": a surname the list lacks, after a first name
             continue
-        if WEAK_CUE.search(before) or (not flags & AMBIGUOUS):
+        if not flags & AMBIGUOUS or WEAK_CUE.search(text, max(0, start - 40), start):
             masked.add(i)
         elif adjacent and (i - 1) in masked:
             masked.add(i)  # "Ada Lovelace" where Ada was masked: the surname goes too
         if i + 1 < len(words):
-            nxt = words[i + 1]
-            next_flags = names.get(nxt.group(0), 0)
+            nxt, next_flags = words[i + 1], flags_of[i + 1]
             pair = nxt.start() == match.end() + 1 and text[match.end()] == " "
             if (
                 pair
