@@ -25,9 +25,12 @@ from typing import Any
 from .pii import PiiMasker, default_masker
 
 #: attributes every LogRecord has; anything else on a record came through ``extra=``
-_STANDARD_ATTRS = frozenset(
-    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
-) | {"message", "asctime", "taskName", "pii_masked"}
+_STANDARD_ATTRS = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "pii_masked",
+}
 _FORMATTER = logging.Formatter()
 
 DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

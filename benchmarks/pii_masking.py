@@ -16,7 +16,6 @@ import argparse
 import io
 import logging
 import os
-import statistics
 import sys
 import time
 from pathlib import Path

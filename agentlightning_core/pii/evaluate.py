@@ -77,7 +77,7 @@ def score(corpus: Iterable[LabelledLine], kind: PiiKind, masker: PiiMasker | Non
         masked = masker(line.text)
         if len(masked) != len(line.text):
             raise AssertionError(f"masking changed the length of {line.text!r} → {masked!r}")
-        changed = {i for i, (a, b) in enumerate(zip(line.text, masked)) if a != b}
+        changed = {i for i, (a, b) in enumerate(zip(line.text, masked, strict=True)) if a != b}
         labelled = [(s, e) for k, s, e in line.spans if k is kind]
         for s, e in labelled:
             # a name is hit word by word; an address or number is hit when it no longer shows whole

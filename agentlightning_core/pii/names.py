@@ -33,9 +33,7 @@ FIRST, LAST, AMBIGUOUS, SOFTWARE = 1, 2, 4, 8
 _FLAGS = {"F": FIRST, "L": LAST, "A": AMBIGUOUS, "S": SOFTWARE}
 
 # "O'Brien" and "Jean-Luc" are one word; "Maria's" is "Maria" (the possessive stays readable)
-WORD = re.compile(
-    r"(?<![\w./\\@$#-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:['’-](?!s\b)[A-Za-zß-öø-ÿ]+)?(?![\w(@-]|\.\w)"
-)
+WORD = re.compile(r"(?<![\w./\\@$#-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:['’-](?!s\b)[A-Za-zß-öø-ÿ]+)?(?![\w(@-]|\.\w)")
 STRONG_CUE = re.compile(
     r"(?i)(?:\b(?:(?:first|last|full|given|family|display|user|real|contact|customer)[_ -]?name|name|author|"
     r"owner|assignee|reviewer|sender|recipient|customer|client|patient|employee|contact|person|member|"

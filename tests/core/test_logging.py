@@ -28,7 +28,10 @@ def _configured(name: str, **kwargs: object) -> tuple[logging.Logger, io.StringI
 def test_message_args_and_extra_fields_are_masked(logger_name: str) -> None:
     logger, stream = _configured(logger_name, masking=True)
     logger.info(
-        "login %s from %s", "ada@example.com", "10.1.2.3", extra={"who": {"name": "user John", "tel": ["+44 20 7946 0958"]}}
+        "login %s from %s",
+        "ada@example.com",
+        "10.1.2.3",
+        extra={"who": {"name": "user John", "tel": ["+44 20 7946 0958"]}},
     )
     line = stream.getvalue()
     assert "a**@e*****e.com" in line and "10.*.*.3" in line
