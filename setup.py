@@ -39,6 +39,8 @@ DEV = [
     "mypy>=1.10",
     "openai>=1.30",
     "pre-commit>=3",
+    # the Redis rate-limit storage's tests (the core itself never needs redis; see docs/security.md)
+    "redis>=5.2",
 ]
 
 # Only extras whose folder exists: a checkout that lacks a plugin still installs.
