@@ -118,7 +118,9 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _refuse(self, decision: Decision, limit: Limit, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(
+        self, decision: Decision, limit: Limit, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         retry = decision.headers()["Retry-After"]
         body = {
             "error": {

@@ -128,7 +128,9 @@ def test_redis_storage_without_the_client_library_names_the_install(monkeypatch:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
     with pytest.raises(RuntimeError, match=r"pip install \"agentlightning-core\[redis\]\""):
         Limiter(REDIS_URL).sync_limiter  # noqa: B018
 
@@ -192,8 +194,14 @@ async def test_health_is_never_limited() -> None:
 async def test_each_token_has_its_own_budget_and_no_token_falls_back_to_the_ip() -> None:
     app = _app(RateLimitSettings(max_requests=2, window_seconds=30))
     async with _client(app) as client:
-        a = [(await client.get("/items/1", headers={"Authorization": "Bearer a"})).status_code for _ in range(3)]
-        b = [(await client.get("/items/1", headers={"Authorization": "Bearer b"})).status_code for _ in range(3)]
+        a = [
+            (await client.get("/items/1", headers={"Authorization": "Bearer a"})).status_code
+            for _ in range(3)
+        ]
+        b = [
+            (await client.get("/items/1", headers={"Authorization": "Bearer b"})).status_code
+            for _ in range(3)
+        ]
         anon = [(await client.get("/items/1")).status_code for _ in range(3)]
     assert a == b == anon == [200, 200, 429]
 

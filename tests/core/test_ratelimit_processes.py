@@ -49,7 +49,7 @@ async def _wait_ready(session: aiohttp.ClientSession, url: str) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            async with session.get(f"{url}/health")  # never limited as resp:
+            async with session.get(f"{url}/health") as resp:  # never limited
                 if resp.status == 200:
                     return
         except aiohttp.ClientConnectionError:
@@ -58,7 +58,9 @@ async def _wait_ready(session: aiohttp.ClientSession, url: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _burst(session: aiohttp.ClientSession, urls: list[str], n: int) -> tuple[list[int], set[int], float]:
+async def _burst(
+    session: aiohttp.ClientSession, urls: list[str], n: int
+) -> tuple[list[int], set[int], float]:
     async def one(i: int) -> tuple[int, int]:
         async with session.get(f"{urls[i % 2]}/work", headers={"Authorization": "Bearer shared"}) as resp:
             body = await resp.json()
