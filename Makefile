@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml)))
+PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
 # Heavy wheels that must come from the pinned constraints (torch: the CPU build on local disk).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
 export HF_HUB_OFFLINE := 1
