@@ -11,6 +11,7 @@ import click
 #: core sub-command modules, each exposing ``command`` (imported lazily so ``agl --help`` is fast)
 CORE_COMMANDS = {
     "plugins": "agentlightning_core.cli.plugins",
+    "serve": "agentlightning_core.cli.serve",
 }
 
 
