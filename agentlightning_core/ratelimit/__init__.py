@@ -15,10 +15,12 @@ from .decorator import default_limiter, rate_limited
 from .errors import RateLimitExceeded
 from .limiter import Decision, Limiter
 from .middleware import RateLimitMiddleware, client_identity, setup_rate_limiting
+from .providers import admit_provider_call
 from .settings import Limit, RateLimitSettings, load_rate_limit_settings, parse_limit
 
 __all__ = [
     "Decision",
+    "admit_provider_call",
     "Limit",
     "Limiter",
     "RateLimitExceeded",

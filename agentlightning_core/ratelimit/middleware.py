@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .limiter import Decision, Limiter
@@ -59,33 +59,32 @@ class RateLimitMiddleware:
         app: ASGIApp,
         settings: RateLimitSettings,
         limiter: Limiter,
-        routes_of: Any = None,
         open_paths: Iterable[str] = OPEN_PATHS,
+        default_routes: dict[str, str] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.limiter = limiter
         self.default = settings.default_limit
-        self.overrides = settings.route_limits()
-        self.routes_of = routes_of  # the app whose routes resolve path templates for overrides
+        base = RateLimitSettings(routes=default_routes or {}).route_limits()
+        overrides = {**base, **settings.route_limits()}  # the operator's entries win
+        # path templates compiled the way Starlette compiles routes ("/x/{id}" → regex), matched
+        # against the request path before routing; method-specific entries are tried first
+        self.overrides = sorted(
+            (
+                (method, template, compile_path(template)[0], limit)
+                for (method, template), limit in overrides.items()
+            ),
+            key=lambda entry: entry[0] is None,
+        )
         self.open_paths = frozenset(open_paths)
         self._warned_at = 0.0
 
     def _rule(self, scope: Scope) -> tuple[str, Limit | None]:
-        if not self.overrides or self.routes_of is None:
-            return "all", self.default
-        template = None
-        for route in self.routes_of.router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                template = getattr(route, "path", None)
-                break
-        if template is None:
-            return "all", self.default
-        method = scope.get("method", "GET")
-        for key in ((method, template), (None, template)):
-            if key in self.overrides:
-                return f"route:{method} {template}", self.overrides[key]
+        path, method = scope["path"], scope.get("method", "GET")
+        for want_method, template, regex, limit in self.overrides:
+            if (want_method is None or want_method == method) and regex.match(path):
+                return f"route:{want_method or '*'} {template}", limit
         return "all", self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,19 +141,27 @@ def setup_rate_limiting(
     *,
     limiter: Limiter | None = None,
     open_paths: Iterable[str] = OPEN_PATHS,
+    default_routes: dict[str, str] | None = None,
 ) -> Limiter | None:
     """Limit every route of ``app`` but ``open_paths``; returns the limiter (``None`` when disabled).
 
-    ``settings`` default to ``RATE_LIMIT_*`` from the environment. Call it after the routes are
-    added or before — overrides resolve route templates at request time. The limiter is also put on
-    ``app.state.rate_limiter`` so handlers (the LLM proxy) can count their own buckets with it.
+    ``settings`` default to ``RATE_LIMIT_*`` from the environment. ``default_routes`` are route
+    overrides the app ships with (``{"/v1/chat/completions": "off"}``); ``RATE_LIMIT_ROUTES``
+    entries for the same route replace them. Call it after the routes are added or before —
+    overrides resolve route templates at request time. The limiter and settings are also put on
+    ``app.state.rate_limiter`` / ``app.state.rate_limit_settings`` so handlers (the LLM proxy) can
+    count their own buckets with them.
     """
     settings = settings or load_rate_limit_settings()
     if not settings.enabled:
         return None
     limiter = limiter or Limiter.from_settings(settings)
     app.add_middleware(
-        RateLimitMiddleware, settings=settings, limiter=limiter, routes_of=app, open_paths=open_paths
+        RateLimitMiddleware,
+        settings=settings,
+        limiter=limiter,
+        open_paths=open_paths,
+        default_routes=default_routes,
     )
     app.state.rate_limiter = limiter
     app.state.rate_limit_settings = settings

@@ -75,6 +75,11 @@ class RateLimitSettings(BaseSettings):
     )
     routes: dict[str, str] = Field(default_factory=dict, description="RATE_LIMIT_ROUTES (JSON)")
     providers: dict[str, str] = Field(default_factory=dict, description="RATE_LIMIT_PROVIDERS (JSON)")
+    provider_max_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long a proxied LLM call waits for its provider's limit before a 429",
+    )
 
     @field_validator("storage_url")
     @classmethod

@@ -83,5 +83,8 @@ async def test_two_processes_admit_exactly_the_limit_per_window(two_servers: lis
             assert took < WINDOW, f"burst took {took:.1f}s, longer than the {WINDOW}s window"
             assert statuses.count(200) == LIMIT, (round_, statuses.count(200))
             assert statuses.count(429) == 3 * LIMIT
-            assert len(pids) == 2  # both processes admitted some: the count is shared
+            # each process got 2 x LIMIT requests, so with counts of their own they would have admitted
+            # 2 x LIMIT together; exactly LIMIT means the count is shared (which process admitted them
+            # depends on arrival order, so `pids` may hold one or both)
+            assert 1 <= len(pids) <= 2
             await asyncio.sleep(WINDOW + 0.2)  # the next window starts with a full budget
