@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..errors import InvalidRequestError, NotFoundError
 from ..pagination import Page
@@ -42,6 +42,7 @@ from ..wire import MAX_WAIT_SECONDS, STORE_PREFIX
 from .codec import json_response, list_response, model_response, parse_body
 from .lifecycle import ShutdownSignal
 from .openapi import body_spec
+from .query import forbid_unknown_query
 from .schemas import (
     AddResourcesRequest,
     AddSpansRequest,
@@ -59,7 +60,7 @@ PREFIX = STORE_PREFIX
 
 def store_router(store: LightningStore, recorder: SpanRecorder, shutdown: ShutdownSignal) -> APIRouter:
     """Routes bound to ``store``; ``recorder`` holds LLM spans the proxy has not written yet."""
-    router = APIRouter(prefix=PREFIX, tags=["store"])
+    router = APIRouter(prefix=PREFIX, tags=["store"], dependencies=[Depends(forbid_unknown_query)])
 
     # ------------------------------------------------------------------ rollouts
     @router.post("/rollouts", response_model=list[Rollout], openapi_extra=body_spec(EnqueueRequest))
