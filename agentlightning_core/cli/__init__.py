@@ -12,6 +12,8 @@ import click
 CORE_COMMANDS = {
     "plugins": "agentlightning_core.cli.plugins",
     "serve": "agentlightning_core.cli.serve",
+    "runner": "agentlightning_core.cli.runner",
+    "train": "agentlightning_core.cli.train",
 }
 
 

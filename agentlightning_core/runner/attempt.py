@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import enum
 import logging
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,10 @@ from ..types import AttemptedRollout, AttemptStatus, Resource, ResourcesUpdate, 
 from .retry import is_transient, with_retries
 
 log = logging.getLogger(__name__)
+
+#: awaited with (rollout_id, attempt_id) after the runner's spans are sent and before the attempt
+#: is marked finished: a Trainer uses it to flush the in-process LLM proxy's spans of the attempt
+BeforeFinish = Callable[[str, str], Awaitable[None]]
 
 #: attempt metadata key holding the (shortened) traceback of a failed agent
 TRACEBACK_KEY = "traceback"
@@ -39,6 +45,7 @@ class AttemptSettings:
     flush_interval: float = 1.0
     max_batch_spans: int = 500
     enforce_timeout: bool = True
+    before_finish: BeforeFinish | None = None
 
     def heartbeat_every(self, unresponsive_seconds: float | None) -> float:
         """Well below the rollout's unresponsive limit: four beats fit in it."""
@@ -194,6 +201,11 @@ class AttemptExecution:
             log.error("attempt %s: %d spans could not be sent: %s", self.attempt_id, lost, exc)
             if state.ended_by is EndedBy.AGENT and error is None:
                 error = f"{lost} spans could not be sent to the store ({_describe(exc)})"
+        if self.settings.before_finish is not None:
+            try:
+                await self.settings.before_finish(self.rollout_id, self.attempt_id)
+            except Exception as exc:
+                log.warning("attempt %s: before_finish hook failed: %s", self.attempt_id, exc)
         status = self._final_status(error)
         report = AttemptReport(
             rollout_id=self.rollout_id,
@@ -300,12 +312,7 @@ class AttemptExecution:
 
 
 def _with_batch(settings: AttemptSettings, size: int) -> AttemptSettings:
-    return AttemptSettings(
-        heartbeat_interval=settings.heartbeat_interval,
-        flush_interval=settings.flush_interval,
-        max_batch_spans=size,
-        enforce_timeout=settings.enforce_timeout,
-    )
+    return dataclasses.replace(settings, max_batch_spans=size)
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ import logging
 
 from ..bus.base import EventBus, Subscription
 from ..types import EventType, RolloutStatus, Topic
+from .aio import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,6 @@ class WorkSignal:
     async def wait(self) -> None:
         """Wait until work may be there: an event, a poke, or the backoff/recheck period."""
         timeout = self.bus_recheck if self.listening else self._backoff
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+        await wait_event(self._event, timeout)
         if not self.listening:
             self._backoff = min(self._backoff * 2, self.max_backoff)

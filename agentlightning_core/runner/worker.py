@@ -17,6 +17,7 @@ from typing import Any
 
 from ..store.base import LightningStore
 from ..types import Worker, WorkerStatus
+from .aio import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class WorkerReporter:
         self.min_interval = min_interval
         self.keepalive = keepalive
         self._dirty = asyncio.Event()
+        self._closing = False
+        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -57,8 +60,10 @@ class WorkerReporter:
     async def close(self) -> None:
         """Stop the updates and write the final ``stopped`` record."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            self._closing = True
+            self._stop.set()
+            self._dirty.set()
+            with contextlib.suppress(Exception):
                 await self._task
             self._task = None
         self.worker.status = WorkerStatus.STOPPED
@@ -66,12 +71,13 @@ class WorkerReporter:
         await self._write()
 
     async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.keepalive)
+        while not self._closing:
+            await wait_event(self._dirty, self.keepalive)
+            if self._closing:
+                return
             self._dirty.clear()
             await self._write()
-            await asyncio.sleep(self.min_interval)
+            await wait_event(self._stop, self.min_interval)  # rate limit; ends early on close
 
     async def _write(self) -> None:
         self.worker.last_heartbeat = time.time()

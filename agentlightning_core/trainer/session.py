@@ -18,6 +18,7 @@ from ..agent import LitAgent
 from ..bus.base import EventBus
 from ..bus.open import open_event_bus
 from ..engine import LLMEngine
+from ..plugin_manager import AglPluginManager
 from ..runner import Runner, default_worker_id
 from ..store.base import LightningStore
 from ..tracer import Tracer
@@ -46,6 +47,7 @@ class SessionPlan:
     concurrency: int = 1
     tracer: Tracer | None = None
     runner_options: dict[str, Any] = field(default_factory=dict)
+    manager: AglPluginManager | None = None
 
 
 class RunnerCrashed(RuntimeError):
@@ -64,6 +66,7 @@ class TrainerSession:
         self.runners: list[Runner] = []
         self._runner_tasks: list[asyncio.Task[Any]] = []
         self._stack = contextlib.AsyncExitStack()
+        self._before_finish: Any = None
 
     @property
     def proxy_url(self) -> str | None:
@@ -86,7 +89,7 @@ class TrainerSession:
         if isinstance(plan.bus, EventBus):
             self.bus = plan.bus  # given started by the caller, who also closes it
         elif plan.open_bus and self.store.bus is None:
-            self.bus = await open_event_bus(plan.bus)
+            self.bus = await open_event_bus(plan.bus, manager=plan.manager)
             stack.push_async_callback(self.bus.close)
         if self.bus is not None and self.store.bus is None:
             self.store.bus = self.bus
@@ -105,7 +108,17 @@ class TrainerSession:
             from ..server import create_app
             from ..server.run import serve_in_background
 
-            app = create_app(self.store, engine=plan.engine, bus=self.bus, token=plan.token)
+            app = create_app(
+                self.store, engine=plan.engine, bus=self.bus, token=plan.token, manager=plan.manager
+            )
+            recorder = getattr(app.state, "span_recorder", None)
+            if recorder is not None:
+                # In-process runners finish attempts on the store directly, not through the
+                # server's route that first writes the proxy's buffered LLM spans; do it for them.
+                async def flush_proxy_spans(rollout_id: str, attempt_id: str) -> None:
+                    await recorder.flush(attempt_id)
+
+                self._before_finish = flush_proxy_spans
             self.server_url = await stack.enter_async_context(
                 serve_in_background(app, host=plan.host, port=plan.port)
             )
@@ -120,7 +133,7 @@ class TrainerSession:
                     tracer=plan.tracer,
                     concurrency=plan.concurrency,
                     bus=self.bus,
-                    **plan.runner_options,
+                    **{"before_finish": self._before_finish, **plan.runner_options},
                 )
                 self.runners.append(runner)
                 self._runner_tasks.append(asyncio.create_task(runner.run(), name=f"runner-{i}"))
