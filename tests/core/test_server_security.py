@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -108,3 +112,49 @@ async def test_proxy_call_waits_for_a_provider_slot_when_allowed(upstream: Scrip
     finally:
         await engine.close()
     assert took >= 0.9  # the second call waited for the window instead of failing
+
+
+RUNNER_AGENT = """
+from agentlightning_core import rollout
+
+@rollout
+async def agent(task):
+    return 1.0
+"""
+
+
+@pytest.mark.slow
+async def test_a_runner_with_a_wrong_token_stops_with_an_error_naming_the_token(tmp_path: Path) -> None:
+    agent_file = tmp_path / "agents.py"
+    agent_file.write_text(RUNNER_AGENT)
+    async with served() as server:
+        await server.client.enqueue_rollout("t")
+        env = {**os.environ, "AGL_SERVER_TOKEN": "not-the-token", "AGL_NO_PLUGIN_COMMANDS": "1"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agentlightning_core.cli", "runner", "--server", server.url,
+            "--agent", f"{agent_file}:agent", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode != 0
+        assert "bearer token" in err.decode()
+        assert (await server.store.statistics())["attempts"]["total"] == 0  # it took nothing
+
+
+async def test_span_upload_over_the_configured_body_limit_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGL_MAX_BODY_BYTES", "4096")  # read by create_app like AGL_SERVER_TOKEN
+    async with served() as server, aiohttp.ClientSession(headers=server.auth) as session:
+        await server.client.enqueue_rollout("t")
+        got = await server.client.dequeue_rollout("w")
+        assert got is not None
+        span = {"rollout_id": got.rollout.rollout_id, "attempt_id": got.attempt.attempt_id, "name": "llm"}
+        big = {"spans": [{**span, "attributes": {"prompt": "x" * 8000}}]}
+        async with session.post(f"{server.url}/v1/store/spans", json=big) as response:
+            body = await response.json()
+            assert response.status == 413 and "AGL_MAX_BODY_BYTES" in body["error"]["message"]
+        chat = {"model": MODEL, "messages": [{"role": "user", "content": "y" * 8000}]}
+        async with session.post(f"{server.url}/v1/chat/completions", json=chat) as response:
+            assert response.status == 413  # LLM call uploads through the proxy too
+        async with session.post(f"{server.url}/v1/store/spans", json={"spans": [span]}) as response:
+            assert response.status == 200
+        assert (await server.store.statistics())["spans"]["total"] == 1
