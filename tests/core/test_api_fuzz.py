@@ -55,8 +55,7 @@ def upstream_url() -> Iterator[str]:
         async with scripted_upstream() as up:
             ready.append(up.url)
             started.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(stop.wait)
 
     thread = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
     thread.start()
