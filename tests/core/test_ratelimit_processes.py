@@ -15,7 +15,9 @@ import aiohttp
 import pytest
 
 SERVER = Path(__file__).with_name("ratelimit_server.py")
-LIMIT, WINDOW = 40, 4
+# a window long enough for a burst to fit even on a loaded 2-core machine (measured: 90
+# requests take 0.5-4.5 s there), so "exactly LIMIT per window" is the right claim
+LIMIT, WINDOW = 30, 10
 
 
 @pytest.fixture
@@ -78,13 +80,14 @@ async def test_two_processes_admit_exactly_the_limit_per_window(two_servers: lis
         for url in two_servers:
             await _wait_ready(session, url)
         for round_ in range(2):
-            statuses, pids, took = await _burst(session, two_servers, 4 * LIMIT)
+            statuses, pids, took = await _burst(session, two_servers, 3 * LIMIT)
             # the burst must fit in one window for "exactly" to be the right claim
             assert took < WINDOW, f"burst took {took:.1f}s, longer than the {WINDOW}s window"
             assert statuses.count(200) == LIMIT, (round_, statuses.count(200))
-            assert statuses.count(429) == 3 * LIMIT
-            # each process got 2 x LIMIT requests, so with counts of their own they would have admitted
-            # 2 x LIMIT together; exactly LIMIT means the count is shared (which process admitted them
+            assert statuses.count(429) == 2 * LIMIT
+            # each process got 1.5 x LIMIT requests, so with counts of their own they would have
+            # admitted 2 x LIMIT together; exactly LIMIT means the count is shared (which process admitted them
             # depends on arrival order, so `pids` may hold one or both)
             assert 1 <= len(pids) <= 2
-            await asyncio.sleep(WINDOW + 0.2)  # the next window starts with a full budget
+            if round_ == 0:
+                await asyncio.sleep(WINDOW + 0.2)  # the next window starts with a full budget
