@@ -33,7 +33,11 @@ FIRST, LAST, AMBIGUOUS, SOFTWARE = 1, 2, 4, 8
 _FLAGS = {"F": FIRST, "L": LAST, "A": AMBIGUOUS, "S": SOFTWARE}
 
 # "O'Brien" and "Jean-Luc" are one word; "Maria's" is "Maria" (the possessive stays readable)
-WORD = re.compile(r"(?<![\w./\\@$#-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:['’-](?!s\b)[A-Za-zß-öø-ÿ]+)?(?![\w(@-]|\.\w)")
+# "O'Brien" and "Jean-Luc" are one word; "Maria's" is "Maria" (the possessive stays readable).
+# The lookahead first: most positions fail on it at once, before the costlier lookbehind runs.
+WORD = re.compile(
+    r"(?=[A-ZÀ-ÖØ-Þ])(?<![\w./\\@$#-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:['’-](?!s\b)[A-Za-zß-öø-ÿ]+)?(?![\w(@-]|\.\w)"
+)
 #: keys after which (with ':' or '=') a value is a person's name, whatever the word
 NAME_KEYS = frozenset(
     """name first_name last_name full_name given_name family_name display_name real_name user_name
