@@ -32,7 +32,6 @@ from .stars import keep_ends
 FIRST, LAST, AMBIGUOUS, SOFTWARE = 1, 2, 4, 8
 _FLAGS = {"F": FIRST, "L": LAST, "A": AMBIGUOUS, "S": SOFTWARE}
 
-# "O'Brien" and "Jean-Luc" are one word; "Maria's" is "Maria" (the possessive stays readable)
 # "O'Brien" and "Jean-Luc" are one word; "Maria's" is "Maria" (the possessive stays readable).
 # The lookahead first: most positions fail on it at once, before the costlier lookbehind runs.
 WORD = re.compile(
