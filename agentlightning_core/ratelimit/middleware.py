@@ -26,7 +26,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .limiter import Decision, Limiter
-from .settings import Limit, RateLimitSettings, load_rate_limit_settings
+from .settings import Limit, RateLimitSettings, load_rate_limit_settings, parse_routes
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class RateLimitMiddleware:
         self.settings = settings
         self.limiter = limiter
         self.default = settings.default_limit
-        base = RateLimitSettings(routes=default_routes or {}).route_limits()
+        base = parse_routes(default_routes or {})
         overrides = {**base, **settings.route_limits()}  # the operator's entries win
         # path templates compiled the way Starlette compiles routes ("/x/{id}" → regex), matched
         # against the request path before routing; method-specific entries are tried first

@@ -47,6 +47,19 @@ def parse_limit(text: str, where: str) -> Limit | None:
     return Limit(int(match.group(1)), int(match.group(2)))
 
 
+def parse_routes(routes: dict[str, str]) -> dict[tuple[str | None, str], Limit | None]:
+    """``{"POST /v1/x": "10/60"}`` → ``{("POST", "/v1/x"): Limit(10, 60)}``; errors name the entry."""
+    out: dict[tuple[str | None, str], Limit | None] = {}
+    for key, limit in routes.items():
+        match = ROUTE_KEY.match(key)
+        if not match:
+            raise ValueError(
+                f"RATE_LIMIT_ROUTES: key {key!r} is not a route; write '/path/{{param}}' or 'POST /path'"
+            )
+        out[(match.group(1), match.group(2))] = parse_limit(limit, f"RATE_LIMIT_ROUTES[{key!r}]")
+    return out
+
+
 class RateLimitSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RATE_LIMIT_", case_sensitive=False, extra="ignore")
 
@@ -93,12 +106,7 @@ class RateLimitSettings(BaseSettings):
     @field_validator("routes")
     @classmethod
     def _routes(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, limit in value.items():
-            if not ROUTE_KEY.match(key):
-                raise ValueError(
-                    f"RATE_LIMIT_ROUTES: key {key!r} is not a route; write '/path/{{param}}' or 'POST /path'"
-                )
-            parse_limit(limit, f"RATE_LIMIT_ROUTES[{key!r}]")
+        parse_routes(value)
         return value
 
     @field_validator("providers")
@@ -114,12 +122,7 @@ class RateLimitSettings(BaseSettings):
 
     def route_limits(self) -> dict[tuple[str | None, str], Limit | None]:
         """``{(method or None, path template): limit or None (off)}``."""
-        out: dict[tuple[str | None, str], Limit | None] = {}
-        for key, limit in self.routes.items():
-            match = ROUTE_KEY.match(key)
-            assert match is not None  # validated above
-            out[(match.group(1), match.group(2))] = parse_limit(limit, f"RATE_LIMIT_ROUTES[{key!r}]")
-        return out
+        return parse_routes(self.routes)
 
     def provider_limit(self, provider: str) -> Limit | None:
         """The proxy's limit for ``provider``: its own entry, else ``"*"``, else none."""

@@ -29,7 +29,6 @@ def async_storage(url: str, key_prefix: str) -> Any:
     from limits.aio.storage import RedisStorage
 
     scheme, rest = url.split("://", 1)
-    scheme = {"redis+unix": "redis+unix"}.get(scheme, scheme)
     return RedisStorage(f"async+{scheme}://{rest}", implementation="redispy", key_prefix=key_prefix)
 
 
