@@ -131,15 +131,17 @@ def configure_logger(
     handler.setFormatter(logging.Formatter(fmt))
     if masking is None:
         masking = masking_enabled()
+    others = [logging.getLogger(name) for name in also]
+    targets: list[logging.Logger | logging.Handler] = [logger, *logger.handlers]
+    for other in others:
+        targets += [other, *other.handlers]
     if masking:
         flt = install_pii_filter(logger, masker)
-        for other in also:
-            other_logger = logging.getLogger(other)
-            for target in (other_logger, *other_logger.handlers):
-                if not any(isinstance(f, PiiMaskingFilter) for f in target.filters):
-                    target.addFilter(flt)
+        for target in targets:
+            if not any(isinstance(f, PiiMaskingFilter) for f in target.filters):
+                target.addFilter(flt)
     else:
-        for target in (logger, *logger.handlers):
+        for target in targets:
             for f in [f for f in target.filters if isinstance(f, PiiMaskingFilter)]:
                 target.removeFilter(f)
     return logger
