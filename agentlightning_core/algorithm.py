@@ -29,6 +29,7 @@ from .types import (
     RolloutConfig,
     RolloutMode,
     RolloutRequest,
+    RolloutStatus,
     Span,
     Triplet,
 )
@@ -188,7 +189,9 @@ class TrainerContext:
             if rollout is None:
                 rollout = await self.store.cancel_rollout(rid)
             spans = await self.store.query_spans(rid, attempt_id=LATEST) if rollout.num_attempts else []
-            outcomes.append(RolloutOutcome(rollout, final_reward(spans), spans))
+            # A rollout that did not succeed scores None (counted as 0), whatever partial rewards it emitted.
+            reward = final_reward(spans) if rollout.status is RolloutStatus.SUCCEEDED else None
+            outcomes.append(RolloutOutcome(rollout, reward, spans))
         return outcomes
 
     async def _wait(self, ids: list[str], timeout: float | None, task_id: Any) -> dict[str, Rollout]:

@@ -99,7 +99,7 @@ class EventBus(ABC):
         if not isinstance(event, Event):
             raise InvalidRequestError(f"publish() takes an Event, got {type(event).__name__}")
         try:
-            data = orjson.dumps(event.model_dump(mode="json"))
+            data = event.__pydantic_serializer__.to_json(event)  # one pass, no intermediate dict
         except (TypeError, ValueError) as exc:  # pydantic's serialisation error is a ValueError
             raise InvalidRequestError(
                 f"event payload of type {event.type!r} on topic {event.topic!r} is not JSON-serialisable: {exc}"

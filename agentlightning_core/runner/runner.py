@@ -220,6 +220,7 @@ class Runner:
                 self.tracer.teardown_worker(self.worker_id)
             self._running = False
             self._stopping = False
+            self._grace = None
             log.info(
                 "runner %s stopped: %d succeeded, %d failed, %d ended by the store",
                 self.worker_id,

@@ -23,6 +23,7 @@ from ..ratelimit import RateLimitSettings
 from ..settings import load_settings
 from ..store.base import LightningStore
 from .errors import install_error_handlers
+from .hotpath import HotOperations
 from .lifecycle import ShutdownSignal
 from .middleware import install_middleware
 from .openapi import install_openapi
@@ -108,11 +109,12 @@ def create_app(
         """Liveness; open without a token."""
         return {"status": "ok", "version": VERSION}
 
-    app.include_router(store_router(store, recorder, shutdown))
+    hot = HotOperations(store, recorder)
+    app.include_router(store_router(store, hot, shutdown))
     app.include_router(events_router(bus, shutdown))
     app.include_router(proxy_router(engine, store, recorder))
     install_openapi(app, secured=bool(token))
-    install_middleware(app, token=token, max_body_bytes=max_body_bytes, rate_limit=rate_limit)
+    install_middleware(app, token=token, max_body_bytes=max_body_bytes, hot_path=hot, rate_limit=rate_limit)
     if not token:
         log.info("server: no AGL_SERVER_TOKEN set; every route is open (bind to 127.0.0.1 only)")
 

@@ -24,13 +24,14 @@ JSON = "application/json"
 
 
 async def parse_body(request: Request, model: type[M]) -> M:
-    """Validate the request body as ``model``; errors become 422 (400 for malformed JSON).
+    """Validate the request body as ``model``; errors become 422 (400 for malformed JSON)."""
+    return parse_json(await request.body(), model)
 
-    Strict: the body must match the published schema's types (``"descending": 0`` is not a
+
+def parse_json(body: bytes, model: type[M]) -> M:
+    """Strict: the body must match the published schema's types (``"descending": 0`` is not a
     boolean, ``"limit": "5"`` not an integer), which is what the OpenAPI spec promises and what
-    schemathesis checks (tests/core/test_api_fuzz.py).
-    """
-    body = await request.body()
+    schemathesis checks (tests/core/test_api_fuzz.py)."""
     if not body:
         raise InvalidRequestError(f"request body is empty; send a JSON object ({model.__name__})")
     try:

@@ -6,6 +6,7 @@ Order, outermost first (a request passes them top to bottom)::
                                     routes are limited per upstream provider instead (see below)
     BearerAuthMiddleware            401 before anything else is read
     BodySizeLimitMiddleware         413 before / while the body is read
+    HotPathMiddleware               answers dequeue / add spans / update attempt itself
     FastAPI routes
 
 All are plain ASGI classes (no ``BaseHTTPMiddleware``), which keeps per-request overhead at a
@@ -25,6 +26,7 @@ from fastapi import FastAPI
 
 from ..ratelimit import RateLimitSettings, setup_rate_limiting
 from .auth import OPEN_PATHS, BearerAuthMiddleware
+from .hotpath import HotOperations, HotPathMiddleware
 from .limits import BodySizeLimitMiddleware
 
 #: per-client limits off for the LLM proxy (limited per provider instead); RATE_LIMIT_ROUTES wins
@@ -40,10 +42,13 @@ def install_middleware(
     *,
     token: str | None,
     max_body_bytes: int,
+    hot_path: HotOperations | None = None,
     rate_limit: RateLimitSettings | None = None,
 ) -> None:
     """``rate_limit``: settings to use; ``None`` reads ``RATE_LIMIT_*`` (enabled by default)."""
     # Starlette wraps in reverse order of addition: add innermost first.
+    if hot_path is not None:
+        app.add_middleware(HotPathMiddleware, operations=hot_path)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     if token:
         app.add_middleware(BearerAuthMiddleware, token=token)

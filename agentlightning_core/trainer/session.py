@@ -95,7 +95,7 @@ class TrainerSession:
             self.store.bus = self.bus
             stack.callback(setattr, self.store, "bus", None)
         # Store: start it unless the caller already did (then the caller closes it too).
-        if not getattr(self.store, "_started", False):
+        if not self.store.started:
             await self.store.start()
             stack.push_async_callback(self.store.close)
         # Engine.

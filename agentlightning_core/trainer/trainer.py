@@ -183,7 +183,7 @@ class Trainer:
         async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
             ctx = self._context(session, train_data, val_data, output_dir, self.rollout_config)
             result = await self._run_algorithm(self.algorithm, ctx, session)
-            self._best = await self._fetch_best(session.store, result, ctx)
+            self._best = await self._fetch_best(session.store, result)
         self.last_result = result
         self._write_result(output_dir, result)
         return result
@@ -201,7 +201,7 @@ class Trainer:
         (the ``Baseline`` algorithm, one attempt per rollout), print each rollout's status,
         reward, error and spans, and return them. Nothing is trained."""
         return _run_sync(
-            self.dev_async(agent, data, limit=limit, show_spans=show_spans, quiet=quiet),
+            self._dev(agent, data, limit=limit, show_spans=show_spans, quiet=quiet, owns_loop=True),
             "dev",
             self._threads(),
         )
@@ -346,9 +346,7 @@ class Trainer:
             result.best_resources_id = ctx.best_resources_id
         return result
 
-    async def _fetch_best(
-        self, store: LightningStore, result: AlgorithmResult, ctx: TrainerRunContext
-    ) -> ResourcesUpdate | None:
+    async def _fetch_best(self, store: LightningStore, result: AlgorithmResult) -> ResourcesUpdate | None:
         if result.best_resources_id is not None:
             return await store.get_resources(result.best_resources_id)
         return await store.get_resources(None)
