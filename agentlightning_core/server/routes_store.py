@@ -68,10 +68,13 @@ def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSi
         body = await parse_body(request, EnqueueRequest)
         return list_response(list[Rollout], await store.enqueue_rollouts(body.requests))
 
-    @router.post("/dequeue", response_model=AttemptedRollout | None, openapi_extra=body_spec(DequeueRequest))
+    @router.post(
+        "/dequeue",
+        response_model=AttemptedRollout | None,
+        openapi_extra=body_spec(DequeueRequest, required=False),  # no body: no worker id
+    )
     async def dequeue_rollout(request: Request) -> Response:
-        body = await parse_body(request, DequeueRequest)
-        return model_response(await store.dequeue_rollout(body.worker_id))
+        return Response(await hot.dequeue(await request.body()), media_type=JSON)
 
     @router.post(
         "/rollouts/query", response_model=Page[Rollout], openapi_extra=body_spec(QueryRolloutsRequest)
