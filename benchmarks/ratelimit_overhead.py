@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agentlightning_core.ratelimit import Limit, Limiter  # noqa: E402
+from agentlightning_core.ratelimit import Limit, Limiter
 
 N = 2000
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -46,6 +48,43 @@ async def memory_bus() -> AsyncIterator[Any]:
         yield bus
 
 
+@contextlib.asynccontextmanager
+async def redis_bus() -> AsyncIterator[Any]:
+    """The Redis bus on the shared server, under a key prefix no other test uses; its keys are
+    deleted afterwards."""
+    from agentlightning_redis import RedisEventBus
+
+    prefix = f"agl-test:{uuid.uuid4().hex[:12]}"
+    url = os.environ.get("AGL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    async with RedisEventBus(url, prefix=prefix, history_size=1000, retry_seconds=2.0) as bus:
+        try:
+            yield bus
+        finally:
+            keys = [k async for k in bus.redis.scan_iter(match=f"{prefix}:*")]
+            if keys:
+                await bus.redis.delete(*keys)
+
+
+@contextlib.asynccontextmanager
+async def rabbitmq_bus() -> AsyncIterator[Any]:
+    """The RabbitMQ bus on the shared broker, on an exchange of its own; the exchange and any
+    durable queue the test made are deleted afterwards."""
+    from agentlightning_rabbitmq import RabbitMQEventBus, RabbitMQSettings
+
+    settings = RabbitMQSettings(
+        host=os.environ.get("AGL_TEST_RABBITMQ_HOST", "127.0.0.1"),
+        exchange=f"agl-test.{uuid.uuid4().hex[:12]}",
+        retry_seconds=2.0,
+    )
+    async with RabbitMQEventBus(settings) as bus:
+        try:
+            yield bus
+        finally:
+            for name in bus.durable_names:
+                await bus.delete_durable(name)
+            await bus.delete_exchange()
+
+
 StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
 
 #: name → (factory, module that must be importable, pip hint)
@@ -56,6 +95,8 @@ STORE_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
 
 BUS_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
     "memory": (memory_bus, None, ""),
+    "redis": (redis_bus, "agentlightning_redis", "pip install agentlightning-redis"),
+    "rabbitmq": (rabbitmq_bus, "agentlightning_rabbitmq", "pip install agentlightning-rabbitmq"),
 }
 
 
