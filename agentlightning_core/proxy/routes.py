@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from ..engine import LLMEngine
 from ..errors import AglError, BackendUnavailableError, InvalidRequestError, NotFoundError
+from ..ratelimit.providers import admit_provider_call
 from ..store.base import LightningStore
 from ..types import semconv
 from .assemble import StreamAssembler
@@ -85,6 +86,9 @@ def proxy_router(engine: LLMEngine | None, store: LightningStore, recorder: Span
         if rollout_id is not None and attempt_id is not None:
             await attempts.check(rollout_id, attempt_id)
         body = _parse(await request.body(), operation)
+        limiter = getattr(request.app.state, "rate_limiter", None)
+        if limiter is not None:  # RATE_LIMIT_PROVIDERS: one budget per upstream, waits then 429
+            await admit_provider_call(limiter, request.app.state.rate_limit_settings, llm.name)
         stream = bool(body.get("stream"))
         plain: Callable[[dict[str, Any]], Any]
         if operation == "chat":
