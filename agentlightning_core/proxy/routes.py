@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from ..engine import LLMEngine
 from ..errors import AglError, BackendUnavailableError, InvalidRequestError, NotFoundError
+from ..ratelimit.providers import admit_provider_call
 from ..store.base import LightningStore
 from ..types import semconv
 from .assemble import StreamAssembler
@@ -70,10 +71,14 @@ class ProxyCalls:
     """One proxied call, from request bytes to the response; shared by the FastAPI routes and
     the server's hot path (which serves the completion routes without FastAPI's routing)."""
 
-    def __init__(self, engine: LLMEngine | None, store: LightningStore, recorder: SpanRecorder) -> None:
+    def __init__(
+        self, engine: LLMEngine | None, store: LightningStore, recorder: SpanRecorder, app_state: Any = None
+    ) -> None:
         self.engine = engine
         self.recorder = recorder
         self.attempts = AttemptCheck(store)
+        #: the app's ``state``: rate limiting puts its limiter there (read at call time)
+        self.app_state = app_state
 
     def need_engine(self) -> LLMEngine:
         if self.engine is None:
@@ -104,6 +109,9 @@ class ProxyCalls:
         if rollout_id is not None and attempt_id is not None:
             await self.attempts.check(rollout_id, attempt_id)
         body = _parse(raw, operation)
+        limiter = getattr(self.app_state, "rate_limiter", None)
+        if limiter is not None:  # RATE_LIMIT_PROVIDERS: one budget per upstream, waits then 429
+            await admit_provider_call(limiter, self.app_state.rate_limit_settings, llm.name)
         plain: Callable[[dict[str, Any]], Any]
         if operation == "chat":
             plain, streamed = llm.chat_completions, llm.chat_completions_stream

@@ -20,6 +20,7 @@ from ..bus.memory import InMemoryEventBus
 from ..engine import LLMEngine
 from ..proxy.recorder import SpanRecorder
 from ..proxy.routes import ProxyCalls, proxy_router
+from ..ratelimit import RateLimitSettings
 from ..settings import load_settings
 from ..store.base import LightningStore
 from .errors import install_error_handlers
@@ -58,6 +59,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int | None = None,
     manager: AglPluginManager | None = None,
+    rate_limit: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the server app over ``store``.
 
@@ -66,6 +68,8 @@ def create_app(
         in-process bus that is also given to the store (so its changes are streamed).
     :param token: bearer token; ``None`` reads ``AGL_SERVER_TOKEN``; ``""`` turns auth off.
     :param max_body_bytes: request body limit (413 above it); ``None`` reads ``AGL_MAX_BODY_BYTES``.
+    :param rate_limit: rate limiting settings; ``None`` reads ``RATE_LIMIT_*`` (on by default,
+        see docs/security.md); ``RateLimitSettings(enabled=False)`` turns it off.
     :param manager: plugin manager whose ``agl_server_app`` hooks extend the app; default the
         process-wide one.
 
@@ -122,10 +126,12 @@ def create_app(
     hot = HotOperations(store, recorder)
     app.include_router(store_router(store, hot, shutdown))
     app.include_router(events_router(bus, shutdown))
-    proxy = ProxyCalls(engine, store, recorder)
+    proxy = ProxyCalls(engine, store, recorder, app.state)
     app.include_router(proxy_router(proxy))
     install_openapi(app, secured=bool(token))
-    install_middleware(app, token=token, max_body_bytes=max_body_bytes, hot_path=hot, proxy=proxy)
+    install_middleware(
+        app, token=token, max_body_bytes=max_body_bytes, hot_path=hot, proxy=proxy, rate_limit=rate_limit
+    )
     if not token:
         log.info("server: no AGL_SERVER_TOKEN set; every route is open (bind to 127.0.0.1 only)")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import AglError
+from ..errors import AglError, InvalidRequestError
 from ..proxy.recorder import SpanRecorder
 from ..proxy.routes import ProxyCalls
 from ..store.base import LightningStore
@@ -91,6 +91,9 @@ class HotPathMiddleware:
     async def _store(self, scope: Scope, receive: Receive, send: Send, ids: tuple[str, str] | None) -> None:
         path = scope["path"]
         try:
+            if scope.get("query_string"):  # as forbid_unknown_query does for the FastAPI routes
+                name = scope["query_string"].split(b"&")[0].split(b"=")[0].decode("latin-1")
+                raise InvalidRequestError(f"unknown query parameter {name!r}; this route takes: none")
             body = await _read_body(receive)
             if ids is not None:
                 payload = await self.ops.update_attempt(ids[0], ids[1], body)
