@@ -37,6 +37,20 @@ PROXY_ROUTES_OFF = {
     for path in (f"{prefix}/v1/chat/completions", f"{prefix}/v1/completions", f"{prefix}/v1/models")
 }
 
+#: per-client limits off for a runner's per-rollout calls. Every runner of a training run shares one
+#: token, and each rollout costs three or four of these calls: a per-client budget sized for people
+#: would throttle training itself (6000/60 s capped a 2-process benchmark at 33 rollouts/s). They
+#: stay behind the bearer token and the body-size limit; RATE_LIMIT_ROUTES can put them back.
+RUNNER_ROUTES_OFF = {
+    path: "off"
+    for path in (
+        "POST /v1/store/dequeue",
+        "POST /v1/store/spans",
+        "PATCH /v1/store/rollouts/{rollout_id}/attempts/{attempt_id}",
+        "POST /v1/store/rollouts/{rollout_id}/attempts/{attempt_id}/heartbeat",
+    )
+}
+
 
 def install_middleware(
     app: FastAPI,
@@ -54,4 +68,6 @@ def install_middleware(
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     if token:
         app.add_middleware(BearerAuthMiddleware, token=token)
-    setup_rate_limiting(app, rate_limit, open_paths=OPEN_PATHS, default_routes=PROXY_ROUTES_OFF)
+    setup_rate_limiting(
+        app, rate_limit, open_paths=OPEN_PATHS, default_routes={**PROXY_ROUTES_OFF, **RUNNER_ROUTES_OFF}
+    )

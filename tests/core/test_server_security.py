@@ -158,3 +158,22 @@ async def test_span_upload_over_the_configured_body_limit_is_413(monkeypatch: py
         async with session.post(f"{server.url}/v1/store/spans", json={"spans": [span]}) as response:
             assert response.status == 200
         assert (await server.store.statistics())["spans"]["total"] == 1
+
+
+async def test_runner_per_rollout_routes_are_off_the_per_client_count() -> None:
+    from agentlightning_core.client import HttpStore
+    from agentlightning_core.types import AttemptStatus, RolloutRequest, Span
+
+    async with served(rate_limit=RateLimitSettings(max_requests=3, window_seconds=60)) as server:
+        await server.store.enqueue_rollouts([RolloutRequest(input=i) for i in range(5)])
+        async with HttpStore(server.url, token=TOKEN) as client:
+            for _ in range(5):  # 5 x (dequeue + spans + heartbeat + finish) = 20 requests, limit 3
+                got = await client.dequeue_rollout("w")
+                assert got is not None
+                rid, aid = got.rollout.rollout_id, got.attempt.attempt_id
+                await client.add_spans([Span(rollout_id=rid, attempt_id=aid, name="s")])
+                await client.heartbeat(rid, aid)
+                await client.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
+        async with aiohttp.ClientSession() as session:
+            statuses = [(await _get(session, f"{server.url}/v1/store/statistics")).status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # everything else keeps the per-client budget
