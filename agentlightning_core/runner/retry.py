@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ..errors import (
+    AuthenticationError,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 #: errors about the request itself: retrying cannot help
 FINAL_ERRORS: tuple[type[BaseException], ...] = (
+    AuthenticationError,
     ConflictError,
     NotFoundError,
     InvalidRequestError,

@@ -17,6 +17,7 @@ LLM proxy + runner + tracer over a list of inputs); framework adapters and examp
 
 from .bus_conformance import BusConformance
 from .store_conformance import StoreConformance
+from .store_events import StoreEventsConformance
 from .tracer_conformance import TracerConformance
 
-__all__ = ["BusConformance", "StoreConformance", "TracerConformance"]
+__all__ = ["BusConformance", "StoreConformance", "StoreEventsConformance", "TracerConformance"]
