@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -q --upgrade "pip>=24" setuptools wheel
-	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e $(p))
+	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e "$(p)[test]")
 	@$(PY) -c "import agentlightning_core" && echo "installed: core $(PACKAGES)"
 
 lint:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .runtime.context import AttemptContext
+
+if TYPE_CHECKING:
+    from .plugin_manager import AglPluginManager
 
 
 class Tracer:
@@ -36,3 +39,16 @@ class NoopTracer(Tracer):
     """Records nothing beyond rewards and proxy-recorded LLM calls."""
 
     name = "noop"
+
+
+#: tried in order when no tracer is named: the first one a plugin registered wins, so
+#: installing ``agentlightning-otel`` makes ``otel`` the default without any configuration
+DEFAULT_TRACER_PREFERENCE = ("otel", "noop")
+
+
+def default_tracer_name(manager: AglPluginManager | None = None) -> str:
+    """The tracer used when none is named: ``otel`` once installed, else ``noop``."""
+    from .plugin_manager import get_plugin_manager
+
+    registry = (manager or get_plugin_manager()).registry("agl_register_tracers")
+    return next((name for name in DEFAULT_TRACER_PREFERENCE if name in registry), "noop")

@@ -79,7 +79,7 @@ def process_entry(*args: Any) -> None:
 
 
 # ------------------------------------------------------------------------------ server
-def start_server(store_url: str) -> tuple[subprocess.Popen[str], str, str]:
+def start_server(store_url: str, rate_limit: bool) -> tuple[subprocess.Popen[str], str, str]:
     token = secrets.token_hex(16)
     env = {
         **os.environ,
@@ -87,6 +87,8 @@ def start_server(store_url: str) -> tuple[subprocess.Popen[str], str, str]:
         "EVENT_BUS_BACKEND": "memory",
         "AGL_NO_PLUGIN_COMMANDS": "1",
     }
+    if not rate_limit:
+        env["RATE_LIMIT_ENABLED"] = "false"
     agl = str(Path(sys.executable).with_name("agl"))
     proc = subprocess.Popen(
         [agl, "serve", "--store", store_url, "--port", "0"],
@@ -116,6 +118,15 @@ async def stats(url: str, token: str | None) -> dict[str, Any]:
         return await store.statistics()
 
 
+def rate_limit_summary(disabled: bool) -> str:
+    from agentlightning_core.ratelimit import RateLimitSettings
+
+    settings = RateLimitSettings()
+    if disabled or not settings.enabled:
+        return "off"
+    return f"on, {settings.max_requests} requests / {settings.window_seconds} s per client (RATE_LIMIT_*)"
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux), to show the server's cost per rollout."""
     try:
@@ -136,6 +147,12 @@ def main() -> None:
     parser.add_argument("-W", "--workers", type=int, default=64, help="async workers in total")
     parser.add_argument("-S", "--spans", type=int, default=4, help="spans per rollout")
     parser.add_argument("-P", "--processes", type=int, default=2)
+    parser.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="serve with RATE_LIMIT_ENABLED=false (with --serve); by default the server's RATE_LIMIT_* "
+        "settings apply, and all workers share one token, so they share one per-client budget",
+    )
     args = parser.parse_args()
     if args.serve == bool(args.url):
         parser.error("give exactly one of --url URL or --serve")
@@ -144,7 +161,7 @@ def main() -> None:
 
     server = None
     if args.serve:
-        server, url, token = start_server(args.store)
+        server, url, token = start_server(args.store, rate_limit=not args.no_rate_limit)
     else:
         url, token = args.url.rstrip("/"), os.environ.get("AGL_SERVER_TOKEN")
     try:
@@ -186,7 +203,6 @@ def main() -> None:
         raise SystemExit(
             f"incomplete run: workers finished {done}, store saw {succeeded} succeeded and {stored} spans"
         )
-    load = os.getloadavg()
     print(
         f"rollouts: {done}  spans: {spans}  workers: {args.workers} in {args.processes} processes  time: {elapsed:.2f}s"
     )
@@ -196,9 +212,12 @@ def main() -> None:
     print(f"client CPU: {client_cpu:.2f}s ({1e6 * client_cpu / done:.0f} us per rollout, all processes)")
     if server is not None:
         print(f"server CPU: {server_cpu:.2f}s ({1e6 * server_cpu / done:.0f} us per rollout)")
-    print(f"machine: {os.cpu_count()} cores, load average before/after {load[0]:.2f} (1 min)")
+    if args.serve:
+        print(f"server rate limiting: {rate_limit_summary(args.no_rate_limit)}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     command = ["python", "benchmarks/store_throughput.py"]
     command += ["--serve", "--store", args.store] if args.serve else ["--url", url]
+    command += ["--no-rate-limit"] if args.no_rate_limit else []
     command += [
         "-R",
         str(args.rollouts),

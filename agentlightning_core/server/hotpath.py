@@ -1,10 +1,12 @@
-"""The runner's hot path -- dequeue, add spans, finish the attempt -- served without FastAPI.
+"""The hot paths -- a runner's dequeue, add spans, finish, and LLM calls through the proxy --
+served without FastAPI.
 
 Each rollout costs a runner three requests, and with thousands of rollouts a second the generic
 machinery (routing through every route, dependency solving, Request/Response objects) cost more
-than the store work itself. :class:`HotPathMiddleware` recognises those three requests by method
-and path and answers them with plain ASGI messages; everything else, and the OpenAPI
-documentation of these three, stays with FastAPI. Both call the same :class:`HotOperations`, so
+than the store work itself (and, for the proxy, than forwarding the call). :class:`HotPathMiddleware`
+recognises those requests by method and path and answers them with plain ASGI messages;
+everything else, and the OpenAPI documentation of these routes, stays with FastAPI. Both call
+the same :class:`HotOperations` / :class:`~agentlightning_core.proxy.routes.ProxyCalls`, so
 behaviour cannot drift. It sits inside the auth and body-limit middleware, which still apply.
 """
 
@@ -13,9 +15,11 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import AglError
+from ..errors import AglError, InvalidRequestError
 from ..proxy.recorder import SpanRecorder
+from ..proxy.routes import ProxyCalls
 from ..store.base import LightningStore
+from ..types import semconv
 from ..wire import STORE_PREFIX
 from .codec import BodyValidationError, parse_json
 from .errors import agl_error_response, body_validation_response
@@ -24,6 +28,8 @@ from .schemas import AddSpansRequest, DequeueRequest, UpdateAttemptRequest
 _DEQUEUE = STORE_PREFIX + "/dequeue"
 _SPANS = STORE_PREFIX + "/spans"
 _ROLLOUTS = STORE_PREFIX + "/rollouts/"
+_COMPLETIONS = "/completions"
+_AGENT_HEADER = semconv.AGENT_HEADER.encode()
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -56,28 +62,38 @@ class HotOperations:
 
 
 class HotPathMiddleware:
-    def __init__(self, app: ASGIApp, operations: HotOperations) -> None:
+    """Answers the hot requests itself; passes everything else on to FastAPI."""
+
+    def __init__(self, app: ASGIApp, operations: HotOperations, proxy: ProxyCalls | None = None) -> None:
         self.app = app
         self.ops = operations
+        self.proxy = proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method, path = scope["method"], scope["path"]
-        ids: list[str] | None = None
-        if method == "POST" and (path == _DEQUEUE or path == _SPANS):
-            pass
-        elif method == "PATCH" and path.startswith(_ROLLOUTS):
-            parts = path[len(_ROLLOUTS) :].split("/")  # {rid}/attempts/{aid}
-            if len(parts) != 3 or parts[1] != "attempts" or not parts[0] or not parts[2]:
-                await self.app(scope, receive, send)
-                return
-            ids = [parts[0], parts[2]]
-        else:
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            if method == "POST":
+                if path == _DEQUEUE or path == _SPANS:
+                    await self._store(scope, receive, send, None)
+                    return
+                if self.proxy is not None and path.endswith(_COMPLETIONS):
+                    target = _proxy_target(path)
+                    if target is not None:
+                        await self._complete(scope, receive, send, *target)
+                        return
+            elif method == "PATCH" and path.startswith(_ROLLOUTS):
+                parts = path[len(_ROLLOUTS) :].split("/")  # {rid}/attempts/{aid}
+                if len(parts) == 3 and parts[1] == "attempts" and parts[0] and parts[2]:
+                    await self._store(scope, receive, send, (parts[0], parts[2]))
+                    return
+        await self.app(scope, receive, send)
+
+    async def _store(self, scope: Scope, receive: Receive, send: Send, ids: tuple[str, str] | None) -> None:
+        path = scope["path"]
         try:
+            if scope.get("query_string"):  # as forbid_unknown_query does for the FastAPI routes
+                name = scope["query_string"].split(b"&")[0].split(b"=")[0].decode("latin-1")
+                raise InvalidRequestError(f"unknown query parameter {name!r}; this route takes: none")
             body = await _read_body(receive)
             if ids is not None:
                 payload = await self.ops.update_attempt(ids[0], ids[1], body)
@@ -86,19 +102,61 @@ class HotPathMiddleware:
             else:
                 payload = await self.ops.add_spans(body)
         except AglError as exc:
-            await agl_error_response(exc, method, path)(scope, receive, send)
+            await agl_error_response(exc, scope["method"], path)(scope, receive, send)
             return
         except BodyValidationError as exc:
             await body_validation_response(exc)(scope, receive, send)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": _JSON_HEADERS + [(b"content-length", str(len(payload)).encode())],
-            }
-        )
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+    async def _complete(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        operation: str,
+        rollout_id: str | None,
+        attempt_id: str | None,
+    ) -> None:
+        assert self.proxy is not None
+        agent_name = traceparent = None
+        for key, value in scope["headers"]:
+            if key == _AGENT_HEADER:
+                agent_name = value.decode("latin-1")
+            elif key == b"traceparent":
+                traceparent = value.decode("latin-1")
+        try:
+            response = await self.proxy.complete(
+                operation,
+                await _read_body(receive),
+                rollout_id=rollout_id,
+                attempt_id=attempt_id,
+                agent_name=agent_name,
+                traceparent=traceparent,
+            )
+        except AglError as exc:
+            response = agl_error_response(exc, scope["method"], scope["path"])
+        await response(scope, receive, send)
+
+
+def _proxy_target(path: str) -> tuple[str, str | None, str | None] | None:
+    """(operation, rollout_id, attempt_id) for a completion path, else None."""
+    if path == "/v1/chat/completions":
+        return "chat", None, None
+    if path == "/v1/completions":
+        return "text_completion", None, None
+    parts = path.split("/")  # "", rollout, {rid}, attempt, {aid}, v1, chat?, completions
+    if len(parts) < 7 or parts[1] != "rollout" or parts[3] != "attempt" or parts[5] != "v1":
+        return None
+    if not parts[2] or not parts[4]:
+        return None
+    if len(parts) == 8 and parts[6] == "chat":
+        return "chat", parts[2], parts[4]
+    if len(parts) == 7:
+        return "text_completion", parts[2], parts[4]
+    return None
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..errors import InvalidRequestError, NotFoundError
 from ..pagination import Page
@@ -42,6 +42,7 @@ from .codec import JSON, json_response, list_response, model_response, parse_bod
 from .hotpath import HotOperations
 from .lifecycle import ShutdownSignal
 from .openapi import body_spec
+from .query import forbid_unknown_query
 from .schemas import (
     AddResourcesRequest,
     AddSpansRequest,
@@ -59,7 +60,7 @@ PREFIX = STORE_PREFIX
 
 def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSignal) -> APIRouter:
     """Routes bound to ``store``; the runner's hot path goes through ``hot``."""
-    router = APIRouter(prefix=PREFIX, tags=["store"])
+    router = APIRouter(prefix=PREFIX, tags=["store"], dependencies=[Depends(forbid_unknown_query)])
 
     # ------------------------------------------------------------------ rollouts
     @router.post("/rollouts", response_model=list[Rollout], openapi_extra=body_spec(EnqueueRequest))
@@ -67,10 +68,13 @@ def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSi
         body = await parse_body(request, EnqueueRequest)
         return list_response(list[Rollout], await store.enqueue_rollouts(body.requests))
 
-    @router.post("/dequeue", response_model=AttemptedRollout | None, openapi_extra=body_spec(DequeueRequest))
+    @router.post(
+        "/dequeue",
+        response_model=AttemptedRollout | None,
+        openapi_extra=body_spec(DequeueRequest, required=False),  # no body: no worker id
+    )
     async def dequeue_rollout(request: Request) -> Response:
-        body = await parse_body(request, DequeueRequest)
-        return model_response(await store.dequeue_rollout(body.worker_id))
+        return Response(await hot.dequeue(await request.body()), media_type=JSON)
 
     @router.post(
         "/rollouts/query", response_model=Page[Rollout], openapi_extra=body_spec(QueryRolloutsRequest)

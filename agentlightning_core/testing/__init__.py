@@ -9,10 +9,15 @@ Subclass a suite in your plugin's tests and provide the fixture it names::
         async def store(self):
             async with MyStore(...) as s:
                 yield s
+
+Running agents for real in tests: :mod:`.scripted_llm` (a scripted OpenAI-compatible HTTP server
+with token ids, and an engine forwarding to it) and :mod:`.proxy_harness` (store + server with the
+LLM proxy + runner + tracer over a list of inputs); framework adapters and examples use both.
 """
 
 from .bus_conformance import BusConformance
 from .store_conformance import StoreConformance
 from .store_events import StoreEventsConformance
+from .tracer_conformance import TracerConformance
 
-__all__ = ["BusConformance", "StoreConformance", "StoreEventsConformance"]
+__all__ = ["BusConformance", "StoreConformance", "StoreEventsConformance", "TracerConformance"]

@@ -13,7 +13,7 @@ from typing import Any
 from ..algorithm import Algorithm
 from ..engine import LLMEngine
 from ..plugin_manager import AglPluginManager, get_plugin_manager
-from ..tracer import Tracer
+from ..tracer import Tracer, default_tracer_name
 
 
 def resolve_algorithm(
@@ -46,11 +46,13 @@ def resolve_algorithm(
 
 
 def resolve_tracer(tracer: str | Tracer | None, manager: AglPluginManager | None = None) -> Tracer:
-    """A tracer from a registered name (``None``: ``"noop"``) or an instance."""
+    """A tracer from a registered name or an instance; ``None``: the preferred installed one
+    (``otel`` when ``agentlightning-otel`` is installed, else ``noop``)."""
     if isinstance(tracer, Tracer):
         return tracer
     if tracer is None or isinstance(tracer, str):
-        built = (manager or get_plugin_manager()).tracer_factory(tracer or "noop")()
+        manager = manager or get_plugin_manager()
+        built = manager.tracer_factory(tracer or default_tracer_name(manager))()
         if not isinstance(built, Tracer):
             raise TypeError(f"tracer {tracer!r} is a {type(built).__name__}, not a Tracer")
         return built

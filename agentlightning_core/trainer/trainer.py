@@ -66,7 +66,8 @@ class Trainer:
         opened from a URL is kept across ``fit``/``dev`` calls of this Trainer.
     :param bus: an event-bus name or a started ``EventBus``; default: ``open_event_bus()``
         (Redis when it answers, else in-process). Not used with a remote (``http://``) store.
-    :param tracer: a registered tracer name or a ``Tracer`` for the in-process runners; default ``noop``.
+    :param tracer: a registered tracer name or a ``Tracer`` for the in-process runners; default
+        ``otel`` when ``agentlightning-otel`` is installed, else ``noop``.
     :param engine: an ``LLMEngine`` or a registered engine name built with ``engine_options``;
         the LLM proxy forwards the agent's calls to it. Algorithms reach it as ``ctx.engine``.
     :param initial_resources: the resources algorithms start from (an ``LLM``, prompt templates).

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +48,107 @@ async def http_store() -> AsyncIterator[Any]:
 async def memory_bus() -> AsyncIterator[Any]:
     async with InMemoryEventBus() as bus:
         yield bus
+
+
+#: a throwaway Fernet key: the SQL store refuses to store an LLM api_key without one
+TEST_ENCRYPTION_KEY = "Cj0Vsm6oQ3l3vTl8S0mBMb6i2yq0f0y8T0H8m8h2u5s="
+
+#: run once at the end of the session (``conftest.py``): drop throwaway databases, remove files
+SESSION_CLEANUPS: list[Callable[[], None]] = []
+
+
+class _SqlDatabase:
+    """One database per backend per test session: migrated by the first store, emptied between tests."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.url: str | None = None
+
+    async def ensure(self) -> str:
+        if self.url is not None:
+            return self.url
+        if self.kind == "sqlite":
+            folder = Path(tempfile.mkdtemp(prefix="agl-conformance-"))
+            self.url = f"sqlite:///{folder / 'store.db'}"
+            SESSION_CLEANUPS.append(lambda: _remove_tree(folder))
+        else:
+            import asyncpg  # the [postgres] extra of agentlightning-sql
+
+            name = f"agl_test_{uuid.uuid4().hex[:12]}"
+            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+            self.url = f"{PG_BASE_URL}/{name}"
+            SESSION_CLEANUPS.append(lambda: _drop_pg_database(name))
+        return self.url
+
+
+PG_BASE_URL = os.environ.get("AGL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+PG_ADMIN_DSN = f"{PG_BASE_URL}/postgres"
+_SQL_DATABASES = {"sqlite": _SqlDatabase("sqlite"), "postgresql": _SqlDatabase("postgresql")}
+
+
+def _remove_tree(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drop_pg_database(name: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+def _sql_store(kind: str) -> Callable[[], contextlib.AbstractAsyncContextManager[Any]]:
+    @contextlib.asynccontextmanager
+    async def factory() -> AsyncIterator[Any]:
+        from agentlightning_sql.store import SqlStore
+        from agentlightning_sql.testing import delete_all_rows
+
+        url = await _SQL_DATABASES[kind].ensure()
+        store = SqlStore(url, encryption_key=TEST_ENCRYPTION_KEY, watchdog_interval=WATCHDOG_INTERVAL)
+        store.bus = InMemoryEventBus()  # waits wake on events, as in a server
+        async with store:
+            await delete_all_rows(store)
+            yield store
+
+    return factory
+
+
+@contextlib.asynccontextmanager
+async def mongodb_store() -> AsyncIterator[Any]:
+    """MongoDB through mongomock-motor, or a real server when ``AGL_TEST_MONGODB_URL`` is set."""
+    from agentlightning_mongodb.store import MongoStore
+
+    real_url = os.environ.get("AGL_TEST_MONGODB_URL")
+    database = f"agl_test_{uuid.uuid4().hex[:12]}"
+    if real_url:
+        store = MongoStore(real_url, database=database, watchdog_interval=WATCHDOG_INTERVAL)
+    else:
+        from mongomock_motor import AsyncMongoMockClient
+
+        client: Any = AsyncMongoMockClient()
+        store = MongoStore("mongodb://mongomock", database=database, client=client)
+        store.watchdog_interval = WATCHDOG_INTERVAL
+    store.bus = InMemoryEventBus()
+    async with store:
+        try:
+            yield store
+        finally:
+            if real_url:
+                await store.drop_database()
 
 
 @contextlib.asynccontextmanager
@@ -90,6 +193,13 @@ StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
 #: name → (factory, module that must be importable, pip hint)
 STORE_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
     "memory": (memory_store, None, ""),
+    "sqlite": (_sql_store("sqlite"), "agentlightning_sql", "pip install agentlightning-sql"),
+    "postgresql": (
+        _sql_store("postgresql"),
+        "asyncpg",
+        'pip install "agentlightning-sql[postgres]" (needs PostgreSQL at 127.0.0.1:5432)',
+    ),
+    "mongodb": (mongodb_store, "mongomock_motor", 'pip install "agentlightning-mongodb[test]"'),
     "http": (http_store, None, ""),
 }
 

@@ -1,0 +1,21 @@
+"""Entry point of ``agentlightning-autogen``: registers the ``autogen`` adapter (lazily)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentlightning_core import hookimpl
+from agentlightning_core.hookspecs import Register
+
+
+def _adapter() -> Any:
+    from .adapter import AutoGenAdapter
+
+    return AutoGenAdapter()
+
+
+@hookimpl
+def agl_register_adapters(register: Register) -> None:
+    register(
+        "autogen", _adapter, description="AutoGen agents and teams: agent and tool spans, team → LitAgent"
+    )
