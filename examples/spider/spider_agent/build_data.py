@@ -175,7 +175,7 @@ def _school(db: sqlite3.Connection, r: random.Random) -> None:
             "INSERT INTO student VALUES (?,?,?,?,?)",
             (i, name, r.randint(1, 6), r.randint(1, 4), round(r.uniform(2.0, 4.0), 2)),
         )
-    pairs = set()
+    pairs: set[tuple[int, int]] = set()
     while len(pairs) < 200:
         pairs.add((r.randint(1, 60), r.randint(1, 30)))
     for student, course in sorted(pairs):
