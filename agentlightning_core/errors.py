@@ -28,6 +28,12 @@ class NotFoundError(AglError, KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class AuthenticationError(AglError):
+    """The server refused the bearer token (missing or wrong ``AGL_SERVER_TOKEN``)."""
+
+    status_code = 401
+
+
 class ConflictError(AglError):
     """The request is valid but the object's current state does not allow it."""
 

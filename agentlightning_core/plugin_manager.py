@@ -153,7 +153,15 @@ class AglPluginManager:
         except Exception as exc:  # pluggy validation errors (unknown hook, bad signature)
             self._fail(info, f"cannot register: {exc}")
             return
-        info.hooks = [caller.name for caller in self.pm.get_hookcallers(plugin) or []]
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = [c.name for c in callers if not c.has_spec()]
+        if unknown:
+            self.pm.unregister(plugin)
+            self._fail(
+                info, f"implements unknown hook(s) {', '.join(unknown)}; see agentlightning_core.hookspecs"
+            )
+            return
+        info.hooks = [caller.name for caller in callers]
 
     def _load_entry_points(self) -> None:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -189,7 +197,7 @@ class AglPluginManager:
                 return self._registries[hook_name]
             registry: Registry[Any] = Registry(REGISTRY_HOOKS[hook_name])
             caller = getattr(self.pm.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order: built-ins first
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name)
                 self._run_register_hook(registry, impl.function, info)
             self._registries[hook_name] = registry
@@ -198,16 +206,23 @@ class AglPluginManager:
     def _run_register_hook(
         self, registry: Registry[Any], function: Callable[..., Any], info: PluginInfo
     ) -> None:
-        added: list[str] = []
+        """Run one plugin's hook; its registrations land all together or not at all."""
+        offered: list[tuple[str, Any, str]] = []
 
         def register(name: str, obj: Any, *, description: str = "") -> None:
-            registry.add(name, obj, info.provider, description)
-            added.append(name)
+            offered.append((name, obj, description))
 
+        added: list[str] = []
         try:
             function(register=register)
+            for name, obj, description in offered:
+                registry.add(name, obj, info.provider, description)
+                added.append(name)
         except Exception as exc:
+            for name in added:
+                registry.entries.pop(name, None)
             self._fail(info, f"{registry.kind} registration failed: {type(exc).__name__}: {exc}", exc)
+            return
         if added:
             info.registered.setdefault(registry.kind, []).extend(added)
 
@@ -237,7 +252,7 @@ class AglPluginManager:
 
     def add_commands(self, cli: click.Group) -> None:
         """Let each plugin add its ``agl`` sub-commands; a failing plugin is reported and skipped."""
-        for impl in reversed(self.pm.hook.agl_register_commands.get_hookimpls()):
+        for impl in self.pm.hook.agl_register_commands.get_hookimpls():
             info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name)
             try:
                 impl.function(cli=cli)
@@ -245,7 +260,7 @@ class AglPluginManager:
                 self._fail(info, f"command registration failed: {type(exc).__name__}: {exc}", exc)
 
     def extend_server_app(self, app: Any) -> None:
-        for impl in reversed(self.pm.hook.agl_server_app.get_hookimpls()):
+        for impl in self.pm.hook.agl_server_app.get_hookimpls():
             info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name)
             try:
                 impl.function(app=app)

@@ -11,6 +11,9 @@ import click
 #: core sub-command modules, each exposing ``command`` (imported lazily so ``agl --help`` is fast)
 CORE_COMMANDS = {
     "plugins": "agentlightning_core.cli.plugins",
+    "serve": "agentlightning_core.cli.serve",
+    "runner": "agentlightning_core.cli.runner",
+    "train": "agentlightning_core.cli.train",
 }
 
 

@@ -28,6 +28,19 @@ async def memory_store() -> AsyncIterator[Any]:
 
 
 @contextlib.asynccontextmanager
+async def http_store() -> AsyncIterator[Any]:
+    """The HTTP client against an in-process server (ephemeral port) over a memory store."""
+    from agentlightning_core.client import HttpStore
+    from agentlightning_core.plugin_manager import AglPluginManager
+    from agentlightning_core.server import create_app, serve_in_background
+
+    backing = InMemoryStore(watchdog_interval=WATCHDOG_INTERVAL)
+    app = create_app(backing, token="conformance-token", manager=AglPluginManager(load_entry_points=False))
+    async with backing, serve_in_background(app) as url, HttpStore(url, token="conformance-token") as store:
+        yield store
+
+
+@contextlib.asynccontextmanager
 async def memory_bus() -> AsyncIterator[Any]:
     async with InMemoryEventBus() as bus:
         yield bus
@@ -38,6 +51,7 @@ StoreFactory = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
 #: name → (factory, module that must be importable, pip hint)
 STORE_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {
     "memory": (memory_store, None, ""),
+    "http": (http_store, None, ""),
 }
 
 BUS_BACKENDS: dict[str, tuple[StoreFactory, str | None, str]] = {

@@ -1,0 +1,120 @@
+"""The one-process Trainer end to end: its own server and LLM proxy in front of an engine (a
+scripted OpenAI-compatible upstream), an agent written with the official ``openai`` client and
+no Agent Lightning code but the resource it is handed — the zero-code-change path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from agentlightning_core import LLM, Algorithm, AlgorithmResult, Trainer, TrainerContext, rollout
+from agentlightning_core.proxy.upstream import OpenAIEngine
+from agentlightning_core.store.memory import InMemoryStore
+from agentlightning_core.types import Span, semconv
+
+from .scripted_upstream import ScriptedUpstream, scripted_upstream
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[ScriptedUpstream]:
+    async with scripted_upstream() as up:
+        yield up
+
+
+@rollout
+async def echo_agent(task: dict[str, str], llm: LLM) -> float:
+    """Plain openai client code: the only Agent Lightning thing is the endpoint it was given."""
+    client = openai.AsyncOpenAI(base_url=llm.endpoint, api_key=llm.api_key_value, max_retries=0)
+    first = await client.chat.completions.create(
+        model=llm.model, messages=[{"role": "user", "content": task["question"]}], logprobs=True
+    )
+    second = await client.chat.completions.create(
+        model=llm.model,
+        messages=[{"role": "user", "content": f"again: {first.choices[0].message.content}"}],
+        extra_headers={"X-AGL-Agent": "checker"},
+    )
+    return float(task["question"] in (second.choices[0].message.content or ""))
+
+
+class SlowLLMSpanStore(InMemoryStore):
+    """The real in-memory store, slow to write the proxy's LLM spans: without the Trainer's
+    flush-before-finish, rollouts would be final before their LLM calls are stored."""
+
+    async def add_spans(self, spans: Sequence[Span]) -> list[Span]:
+        if any(s.span_type == "llm" for s in spans):
+            await asyncio.sleep(0.3)
+        return await super().add_spans(spans)
+
+
+class CollectTriplets(Algorithm):
+    """Runs the training data once through the proxy's default LLM and keeps the triplets."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[Any] = []
+
+    async def run(self, ctx: TrainerContext) -> AlgorithmResult:
+        update = await ctx.publish_resources({"llm": ctx.default_llm(temperature=0.0)})
+        self.outcomes = await ctx.run_rollouts(ctx.train_data, resources_id=update.resources_id)
+        return AlgorithmResult(best_resources_id=update.resources_id)
+
+
+async def test_fit_routes_every_llm_call_through_the_proxy_and_records_it(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    algorithm = CollectTriplets()
+    engine = OpenAIEngine(base_url=upstream.url)
+    trainer = Trainer(
+        algorithm,
+        engine=engine,
+        store=SlowLLMSpanStore(),
+        bus="memory",
+        token="trainer-token-123",
+        output_dir=tmp_path,
+        progress=False,
+        n_runners=2,
+        concurrency=2,
+    )
+    tasks = [{"question": f"q{i}"} for i in range(5)]
+    try:
+        await trainer.fit_async(echo_agent, tasks)
+    finally:
+        await engine.close()  # fit_async leaves an engine instance it was given open
+    assert len(algorithm.outcomes) == 5
+    for outcome in algorithm.outcomes:
+        assert outcome.succeeded and outcome.reward == 1.0
+        calls = [s for s in outcome.spans if s.span_type == "llm"]
+        # Both calls are stored by the time the rollout is final (the proxy's buffer is flushed
+        # before the in-process runner finishes the attempt), attributed to this attempt.
+        assert len(calls) == 2
+        assert {s.attempt_id for s in outcome.spans} == {outcome.spans[0].attempt_id}
+        triplets = outcome.triplets()
+        assert [t.agent_name for t in triplets] == [None, "checker"]
+        assert triplets[0].prompt == [{"role": "user", "content": outcome.rollout.input["question"]}]
+        assert triplets[0].response_token_ids and triplets[0].response_logprobs
+        assert all(t.reward == 1.0 for t in triplets)
+    # The proxy saw the token the LLM resource carried, and forwarded the requests upstream.
+    assert len(upstream.requests) == 10
+    best = trainer.best_resources().resources["llm"]
+    assert isinstance(best, LLM) and best.proxied and best.endpoint.endswith("/v1")
+    assert best.api_key_value == "trainer-token-123"
+
+
+async def test_dev_shows_the_proxy_recorded_calls(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    trainer = Trainer(
+        engine="openai",  # built by name from engine_options: the Trainer closes it
+        engine_options={"base_url": upstream.url},
+        store="memory://",
+        bus="memory",
+        output_dir=tmp_path,
+        progress=False,
+    )
+    report = await trainer.dev_async(echo_agent, [{"question": "hello"}], quiet=True)
+    (item,) = report.rollouts
+    assert item.outcome.succeeded
+    names = [s.name for s in item.outcome.spans]
+    assert names.count(semconv.LLM_SPAN_NAME) == 2 and names[-1] == semconv.REWARD_SPAN_NAME
