@@ -144,24 +144,10 @@ class TransformersEngine(LLMEngine):
         prompt_ids = list(self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
         results, version = await self._generate(prompt_ids, body)
         names = {t["function"]["name"] for t in tools_for_parse if isinstance(t.get("function"), dict)}
-        choices = []
-        for i, (res, text) in enumerate(results):
-            message: dict[str, Any] = {"role": "assistant", "content": text}
-            finish = res.finish_reason
-            if names:
-                content, calls = parse_tool_calls(text, names)
-                if calls:
-                    message = {"role": "assistant", "content": content, "tool_calls": calls}
-                    finish = "tool_calls"
-            choices.append(
-                {
-                    "index": i,
-                    "message": message,
-                    "finish_reason": finish,
-                    "logprobs": {"content": self._logprob_content(res)},
-                    "token_ids": res.token_ids,
-                }
-            )
+        choices = [
+            chat_choice(i, text, res.token_ids, self._logprob_content(res), res.finish_reason, names)
+            for i, (res, text) in enumerate(results)
+        ]
         return self._envelope("chat.completion", "chatcmpl", prompt_ids, results, choices, version)
 
     async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -318,6 +304,30 @@ class TransformersEngine(LLMEngine):
                 target.copy_(value.to(device=target.device, dtype=target.dtype))
             self.weights_version = self.weights_version + 1 if version is None else int(version)
             return self.weights_version
+
+
+def chat_choice(
+    index: int,
+    text: str,
+    token_ids: list[int],
+    logprob_content: list[dict[str, Any]],
+    finish_reason: str,
+    tool_names: set[str],
+) -> dict[str, Any]:
+    """One chat choice; tool calls found in ``text`` become ``message.tool_calls``."""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_names:
+        content, calls = parse_tool_calls(text, tool_names)
+        if calls:
+            message = {"role": "assistant", "content": content, "tool_calls": calls}
+            finish_reason = "tool_calls"
+    return {
+        "index": index,
+        "message": message,
+        "finish_reason": finish_reason,
+        "logprobs": {"content": logprob_content},
+        "token_ids": token_ids,
+    }
 
 
 def _read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
