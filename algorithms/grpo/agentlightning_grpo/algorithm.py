@@ -47,6 +47,8 @@ class GRPO(Algorithm):
         self.config = GRPOConfig(**{**base, **overrides})
         self.learner: Learner | None = None
         self.state = TrainState()
+        self._last_eval_step: int | None = None
+        self._last_eval_accuracy: float | None = None
 
     # ------------------------------------------------------------------ setup
     async def _setup(self, ctx: TrainerContext) -> Any:
@@ -85,20 +87,22 @@ class GRPO(Algorithm):
     async def run(self, ctx: TrainerContext) -> AlgorithmResult:
         cfg = self.config
         if not ctx.train_data:
-            raise ValueError("GRPO needs training data: fit(agent, train_data, val_data) with train_data non-empty")
+            raise ValueError(
+                "GRPO needs training data: fit(agent, train_data, val_data) with train_data non-empty"
+            )
         engine = await self._setup(ctx)
         learner = self.learner
         assert learner is not None
-        rng = random.Random(cfg.seed)
         state = TrainState(weights_version=engine.weights_version)
         resumed = False
         if cfg.resume:
             ckpt = latest_checkpoint(ctx.output_dir)
             if ckpt is not None:
                 state = await asyncio.to_thread(load_checkpoint, ckpt, learner)
-                state.weights_version = await engine.update_weights(learner.export_weights(), state.weights_version)
+                state.weights_version = await engine.update_weights(
+                    learner.export_weights(), state.weights_version
+                )
                 _restore_history(ctx, state.metrics_history)
-                rng = random.Random(cfg.seed + state.step)
                 resumed = True
                 log.info("resumed from %s (step %d)", ckpt, state.step)
         self.state = state
@@ -109,9 +113,10 @@ class GRPO(Algorithm):
         if ctx.progress is not None:
             task_id = ctx.progress.add_task("GRPO steps", total=cfg.steps, completed=state.step)
         train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
-        while state.step < cfg.steps:
+        train_seconds = sum(float(m.get("time/step_s", 0.0)) for m in ctx.metrics_history)
+        while state.step < cfg.steps and not self._should_stop(train_seconds):
             step_started = time.perf_counter()
-            tasks = self._next_tasks(ctx.train_data, state, rng)
+            tasks = self._next_tasks(ctx.train_data, state)
             inputs = [t for t in tasks for _ in range(cfg.group_size)]
             groups = [g for g in range(len(tasks)) for _ in range(cfg.group_size)]
             t0 = time.perf_counter()
@@ -131,6 +136,7 @@ class GRPO(Algorithm):
             swap_s = time.perf_counter() - t1
             state.step += 1
             step_s = time.perf_counter() - step_started
+            train_seconds += step_s
             gen_tokens = summary.pop("completion_tokens")
             record = {
                 **summary,
@@ -146,6 +152,7 @@ class GRPO(Algorithm):
                 "time/train_s": stats_.seconds,
                 "time/weight_swap_s": swap_s,
                 "time/step_s": step_s,
+                "time/train_total_s": train_seconds,
                 "weights_version": state.weights_version,
             }
             ctx.log_metrics(record, step=state.step)
@@ -155,7 +162,7 @@ class GRPO(Algorithm):
                     completed=state.step,
                     description=f"GRPO step {state.step}/{cfg.steps} reward {summary['train/reward_mean']:.2f}",
                 )
-            last = state.step == cfg.steps
+            last = state.step == cfg.steps or self._should_stop(train_seconds)
             if val and cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
                 await self._evaluate(ctx, val, step=state.step)
             if cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or last):
@@ -164,19 +171,32 @@ class GRPO(Algorithm):
         if ctx.progress is not None and task_id is not None:
             ctx.progress.remove_task(task_id)
         final_score = None
-        if val and cfg.eval_after:
+        reached = cfg.stop_at_accuracy is not None and (state.best_val or 0.0) >= cfg.stop_at_accuracy
+        if val and cfg.eval_after and not (reached and self._last_eval_step == state.step):
             final_score = await self._evaluate(ctx, val, step=state.step)
+        elif val and self._last_eval_step == state.step:
+            final_score = self._last_eval_accuracy
         final = await ctx.publish_resources(self._resources(ctx, greedy=False))
         ctx.best_resources_id = final.resources_id
         return AlgorithmResult(
             best_resources_id=final.resources_id,
             best_score=final_score,
             metrics=ctx.metrics_history,
-            extra={"weights_version": state.weights_version, "best_val_accuracy": state.best_val, "steps": state.step},
+            extra={
+                "weights_version": state.weights_version,
+                "best_val_accuracy": state.best_val,
+                "steps": state.step,
+            },
         )
 
     # ----------------------------------------------------------------- pieces
-    def _next_tasks(self, data: Sequence[Any], state: TrainState, rng: random.Random) -> list[Any]:
+    def _should_stop(self, train_seconds: float) -> bool:
+        cfg = self.config
+        if cfg.time_budget_s is not None and train_seconds >= cfg.time_budget_s:
+            return True
+        return cfg.stop_at_accuracy is not None and (self.state.best_val or 0.0) >= cfg.stop_at_accuracy
+
+    def _next_tasks(self, data: Sequence[Any], state: TrainState) -> list[Any]:
         """``tasks_per_step`` tasks, walking a seeded permutation of the data epoch by epoch."""
         out: list[Any] = []
         while len(out) < self.config.tasks_per_step:
@@ -189,7 +209,9 @@ class GRPO(Algorithm):
             state.cursor += 1
         return out
 
-    def _samples(self, outcomes: list[RolloutOutcome], groups: list[int]) -> tuple[list[Sample], dict[str, Any]]:
+    def _samples(
+        self, outcomes: list[RolloutOutcome], groups: list[int]
+    ) -> tuple[list[Sample], dict[str, Any]]:
         cfg = self.config
         rewards = [o.reward if o.reward is not None else 0.0 for o in outcomes]
         advantages = group_advantages(rewards, groups, scale=cfg.scale_rewards)
@@ -197,7 +219,7 @@ class GRPO(Algorithm):
         samples: list[Sample] = []
         calls: list[int] = []
         tokens = 0
-        for outcome, adv, group in zip(outcomes, advantages, groups):
+        for outcome, adv, group in zip(outcomes, advantages, groups, strict=True):
             triplets = outcome.triplets(transform)
             calls.append(len(triplets))
             for t in triplets:
@@ -224,7 +246,9 @@ class GRPO(Algorithm):
         cfg = self.config
         update = await ctx.publish_resources(self._resources(ctx, greedy=True))
         t0 = time.perf_counter()
-        evaluation = await ctx.evaluate(val, resources_id=update.resources_id, description=f"val (step {step})")
+        evaluation = await ctx.evaluate(
+            val, resources_id=update.resources_id, description=f"val (step {step})"
+        )
         values = [o.reward if o.reward is not None else 0.0 for o in evaluation.outcomes]
         accuracy = sum(v >= cfg.success_threshold for v in values) / max(len(values), 1)
         ctx.log_metrics(
@@ -238,6 +262,8 @@ class GRPO(Algorithm):
             },
             step=step,
         )
+        self._last_eval_step = step
+        self._last_eval_accuracy = accuracy
         if self.state.best_val is None or accuracy > self.state.best_val:
             self.state.best_val = accuracy
         return accuracy
@@ -245,7 +271,7 @@ class GRPO(Algorithm):
 
 def _flat_groups(rewards: list[float], groups: list[int]) -> int:
     by: dict[int, set[float]] = {}
-    for r, g in zip(rewards, groups):
+    for r, g in zip(rewards, groups, strict=True):
         by.setdefault(g, set()).add(r)
     return sum(1 for values in by.values() if len(values) == 1)
 

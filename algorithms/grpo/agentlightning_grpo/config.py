@@ -33,7 +33,9 @@ class GRPOConfig(BaseModel):
     scale_rewards: bool = Field(True, description="divide group-centred rewards by the group's std")
     loss_aggregation: Literal["token_mean", "seq_mean"] = "token_mean"
     num_iterations: int = Field(1, ge=1, description="optimizer passes over each batch of rollouts")
-    micro_batch_size: int = Field(16, ge=1, description="sequences per forward/backward (gradient accumulation)")
+    micro_batch_size: int = Field(
+        16, ge=1, description="sequences per forward/backward (gradient accumulation)"
+    )
     success_threshold: float = Field(1.0, description="a rollout with reward >= this counts as correct")
 
     # --- LoRA (peft); None = full fine-tuning
@@ -51,6 +53,12 @@ class GRPOConfig(BaseModel):
     eval_before: bool = True
     eval_after: bool = True
     eval_max_tokens: int | None = None
+    stop_at_accuracy: float | None = Field(
+        None, description="stop early once greedy validation accuracy reaches this (time-to-accuracy runs)"
+    )
+    time_budget_s: float | None = Field(
+        None, gt=0, description="stop after this many seconds of training steps (validation time excluded)"
+    )
     checkpoint_every: int = Field(0, ge=0, description="checkpoint every N steps (0 = never)")
     keep_checkpoints: int = Field(1, ge=1)
     resume: bool = Field(False, description="continue from the last checkpoint in the output directory")

@@ -64,7 +64,9 @@ class Learner:
 
         self.config = config
         self.device = torch.device(device)
-        base = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32, local_files_only=True)
+        base = AutoModelForCausalLM.from_pretrained(
+            str(model_path), dtype=torch.float32, local_files_only=True
+        )
         base.to(self.device)
         base.config.use_cache = True
         self.lora = config.lora_rank is not None
@@ -240,7 +242,9 @@ class Learner:
         if self.config.max_grad_norm is not None:
             norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm))
         else:
-            norm = float(torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in self.params if p.grad is not None)))
+            norm = float(
+                torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in self.params if p.grad is not None))
+            )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return norm

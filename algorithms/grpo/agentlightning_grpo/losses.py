@@ -13,7 +13,9 @@ import torch
 LossAggregation = Literal["token_mean", "seq_mean"]
 
 
-def group_advantages(rewards: Sequence[float], groups: Sequence[int], scale: bool = True, eps: float = 1e-6) -> list[float]:
+def group_advantages(
+    rewards: Sequence[float], groups: Sequence[int], scale: bool = True, eps: float = 1e-6
+) -> list[float]:
     """``A_i = (r_i - mean(r_group)) / (std(r_group) + eps)``, or ``r_i - mean(r_group)`` when
     ``scale`` is false (Dr. GRPO's unbiased variant). ``std`` is the sample standard deviation
     (as TRL computes it), so a group of two with rewards 0 and 1 gets -0.707 and +0.707. A group
@@ -32,7 +34,7 @@ def group_advantages(rewards: Sequence[float], groups: Sequence[int], scale: boo
         if scale:
             std = values.std() if len(members) > 1 else torch.tensor(0.0, dtype=torch.float64)
             centred = centred / (std + eps)
-        for i, a in zip(members, centred.tolist()):
+        for i, a in zip(members, centred.tolist(), strict=True):
             out[i] = float(a)
     return out
 

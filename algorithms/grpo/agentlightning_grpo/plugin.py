@@ -16,4 +16,6 @@ def _make_grpo(**options: Any) -> Any:
 
 @hookimpl
 def agl_register_algorithms(register: Register) -> None:
-    register("grpo", _make_grpo, description="group-relative policy optimisation of a local model (torch, CPU/GPU)")
+    register(
+        "grpo", _make_grpo, description="group-relative policy optimisation of a local model (torch, CPU/GPU)"
+    )

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from agentlightning_grpo.losses import group_advantages, kl_k3, policy_loss, token_logprobs
 
 

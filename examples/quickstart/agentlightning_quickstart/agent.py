@@ -87,7 +87,10 @@ def solve(task: dict[str, Any], llm: LLM) -> tuple[str | None, int]:
     calls = 0
     for _ in range(MAX_TURNS):
         response = client.chat.completions.create(
-            model=llm.model, messages=messages, tools=[CALCULATE_TOOL], **llm.sampling_parameters  # type: ignore[arg-type]
+            model=llm.model,
+            messages=messages,  # type: ignore[arg-type]
+            tools=[CALCULATE_TOOL],  # type: ignore[list-item]
+            **llm.sampling_parameters,
         )
         calls += 1
         message = response.choices[0].message

@@ -23,7 +23,9 @@ from .config import DEMO_DEFAULTS
 @click.option("--n-val", type=int, default=DEMO_DEFAULTS["n_val"], show_default=True)
 @click.option("--eval-every", type=int, default=DEMO_DEFAULTS["eval_every"], show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output-dir.")
-@click.option("--model", default=None, help="A local model directory or .gguf file (default: SmolLM2-135M-Instruct).")
+@click.option(
+    "--model", default=None, help="A local model directory or .gguf file (default: SmolLM2-135M-Instruct)."
+)
 def demo(
     steps: int,
     output_dir: Path,
@@ -41,11 +43,11 @@ def demo(
     # Before torch loads: OpenMP threads that spin while waiting make a shared CPU crawl.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+    from agentlightning_grpo import GRPO
+    from agentlightning_transformers import TransformersEngine
     from rich.console import Console
 
     from agentlightning_core.trainer import Trainer
-    from agentlightning_grpo import GRPO
-    from agentlightning_transformers import TransformersEngine
 
     from .agent import SYSTEM_PROMPT, calculator_agent
     from .data import make_split

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 DEMO_DEFAULTS: dict[str, Any] = {
-    "steps": 40,
+    "steps": 30,
     "n_train": 300,
     "n_val": 100,
     "eval_every": 10,
-    "tasks_per_step": 4,
+    "tasks_per_step": 2,
     "group_size": 8,
-    "temperature": 1.0,
-    "max_tokens": 24,
-    "learning_rate": 2e-5,
+    "temperature": 0.7,
+    "max_tokens": 32,
+    "learning_rate": 3e-5,
 }

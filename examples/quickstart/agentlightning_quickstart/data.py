@@ -24,12 +24,16 @@ def make_problem(a: int, b: int, op: str, name: str, item: str) -> dict[str, Any
     return {"question": question, "answer": big - small}
 
 
-def make_split(n_train: int = 200, n_val: int = 100, seed: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def make_split(
+    n_train: int = 200, n_val: int = 100, seed: int = 0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Distinct problems, shuffled with ``seed``; the first ``n_val`` are held out."""
     rng = random.Random(seed)
     keys = [(a, b, op) for a in range(16) for b in range(16) for op in "+-"]
     rng.shuffle(keys)
     if n_train + n_val > len(keys):
         raise ValueError(f"n_train + n_val must be at most {len(keys)}, got {n_train + n_val}")
-    problems = [make_problem(a, b, op, rng.choice(NAMES), rng.choice(ITEMS)) for a, b, op in keys[: n_train + n_val]]
+    problems = [
+        make_problem(a, b, op, rng.choice(NAMES), rng.choice(ITEMS)) for a, b, op in keys[: n_train + n_val]
+    ]
     return problems[n_val:], problems[:n_val]

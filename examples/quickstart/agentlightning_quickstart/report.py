@@ -45,13 +45,16 @@ def plot(metrics: list[dict[str, Any]], path: Path) -> Path:
     vals = val_points(metrics)
     fig, ax = plt.subplots(figsize=(7, 4))
     if train:
-        xs, ys = zip(*train)
+        xs, ys = zip(*train, strict=True)
         ax.plot(xs, ys, color="tab:blue", alpha=0.35, label="train reward (per step)")
         window = 5
-        smooth = [sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1]) for i in range(len(ys))]
+        smooth = [
+            sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1])
+            for i in range(len(ys))
+        ]
         ax.plot(xs, smooth, color="tab:blue", label=f"train reward ({window}-step mean)")
     if vals:
-        xs, ys = zip(*vals)
+        xs, ys = zip(*vals, strict=True)
         ax.plot(xs, ys, "o-", color="tab:red", label="held-out accuracy (greedy)")
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("reward / accuracy")

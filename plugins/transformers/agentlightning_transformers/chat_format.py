@@ -70,7 +70,11 @@ def render_tool_call(call: dict[str, Any]) -> str:
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError:
             pass  # keep the raw string; the model sees what was sent
-    return "<tool_call>" + json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False) + "</tool_call>"
+    return (
+        "<tool_call>"
+        + json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False)
+        + "</tool_call>"
+    )
 
 
 def normalize_messages(
@@ -141,4 +145,8 @@ def _as_call(raw: str, tool_names: set[str]) -> dict[str, Any] | None:
         return None
     args = obj.get("arguments", obj.get("parameters", {}))
     arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-    return {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function", "function": {"name": name, "arguments": arguments}}
+    return {
+        "id": f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }

@@ -160,7 +160,9 @@ class TransformersEngine(LLMEngine):
         elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
             prompt_ids = list(prompt)
         else:
-            raise ValueError("prompt must be one string or one list of token ids (batches of prompts: send several requests)")
+            raise ValueError(
+                "prompt must be one string or one list of token ids (batches of prompts: send several requests)"
+            )
         results, version = await self._generate(prompt_ids, body)
         choices = [
             {
@@ -199,13 +201,15 @@ class TransformersEngine(LLMEngine):
             "weights_version": version,
         }
 
-    async def _generate(self, prompt_ids: list[int], body: dict[str, Any]) -> tuple[list[tuple[SampleResult, str]], int]:
+    async def _generate(
+        self, prompt_ids: list[int], body: dict[str, Any]
+    ) -> tuple[list[tuple[SampleResult, str]], int]:
         rows = self._rows(prompt_ids, body)
         assert self._batcher is not None
         out = await self._batcher.submit(rows)
         stops = rows[0].stop_strings
         texts = [self._text(res, stops) for res, _ in out]
-        return list(zip([r for r, _ in out], texts)), out[0][1]
+        return list(zip([r for r, _ in out], texts, strict=True)), out[0][1]
 
     def _rows(self, prompt_ids: list[int], body: dict[str, Any]) -> list[SampleRequest]:
         import torch
@@ -265,7 +269,7 @@ class TransformersEngine(LLMEngine):
 
     def _logprob_content(self, res: SampleResult) -> list[dict[str, Any]]:
         out = []
-        for tok, lp in zip(res.token_ids, res.logprobs):
+        for tok, lp in zip(res.token_ids, res.logprobs, strict=True):
             piece = str(self.tokenizer.decode([tok]))
             out.append({"token": piece, "logprob": lp, "bytes": list(piece.encode()), "top_logprobs": []})
         return out
@@ -300,7 +304,9 @@ class TransformersEngine(LLMEngine):
             for key, value in tensors.items():
                 target = state[key]
                 if tuple(target.shape) != tuple(value.shape):
-                    raise ValueError(f"update_weights: {key} has shape {tuple(value.shape)}, expected {tuple(target.shape)}")
+                    raise ValueError(
+                        f"update_weights: {key} has shape {tuple(value.shape)}, expected {tuple(target.shape)}"
+                    )
                 target.copy_(value.to(device=target.device, dtype=target.dtype))
             self.weights_version = self.weights_version + 1 if version is None else int(version)
             return self.weights_version

@@ -53,7 +53,10 @@ class BatchStats:
 
 
 def _sample(
-    logits: torch.Tensor, temps: torch.Tensor, top_p: torch.Tensor, generators: Sequence[torch.Generator | None]
+    logits: torch.Tensor,
+    temps: torch.Tensor,
+    top_p: torch.Tensor,
+    generators: Sequence[torch.Generator | None],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Next token and its log-prob for each row (rows may differ in temperature/top-p/seed)."""
     logits = logits.float()
@@ -152,7 +155,11 @@ def generate_batch(
             res.logprobs.append(float(logps[row]))
             if tok in req.stop_token_ids:
                 res.finish_reason = "stop"
-            elif req.stop_strings and decode is not None and _hits_stop(decode(res.token_ids), req.stop_strings):
+            elif (
+                req.stop_strings
+                and decode is not None
+                and _hits_stop(decode(res.token_ids), req.stop_strings)
+            ):
                 res.finish_reason = "stop"
             elif len(res.token_ids) >= req.max_new_tokens:
                 res.finish_reason = "length"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from openai.types.chat import ChatCompletion
-
 from agentlightning_transformers.chat_format import normalize_messages, parse_tool_calls
 from agentlightning_transformers.engine import chat_choice
+from openai.types.chat import ChatCompletion
 
 TOOL = {
     "type": "function",
@@ -99,7 +98,9 @@ def test_unknown_tools_and_broken_json_stay_text() -> None:
 def test_a_bare_json_call_and_an_unclosed_tag_are_accepted() -> None:
     _, calls = parse_tool_calls('{"name": "calculate", "arguments": {"expression": "1+1"}}', {"calculate"})
     assert calls[0]["function"]["name"] == "calculate"
-    _, calls = parse_tool_calls('<tool_call>{"name": "calculate", "arguments": {"expression": "2"}}', {"calculate"})
+    _, calls = parse_tool_calls(
+        '<tool_call>{"name": "calculate", "arguments": {"expression": "2"}}', {"calculate"}
+    )
     assert json.loads(calls[0]["function"]["arguments"]) == {"expression": "2"}
 
 

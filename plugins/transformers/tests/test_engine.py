@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from agentlightning_transformers import TransformersEngine
 
 pytestmark = pytest.mark.slow
@@ -28,7 +27,9 @@ def engine() -> Iterator[TransformersEngine]:
     asyncio.run(eng.close())
 
 
-def plain_logprobs(engine: TransformersEngine, prompt: list[int], completion: list[int], temperature: float) -> torch.Tensor:
+def plain_logprobs(
+    engine: TransformersEngine, prompt: list[int], completion: list[int], temperature: float
+) -> torch.Tensor:
     ids = torch.tensor([prompt + completion])
     with torch.no_grad():
         logits = engine.model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
@@ -37,7 +38,9 @@ def plain_logprobs(engine: TransformersEngine, prompt: list[int], completion: li
     return torch.log_softmax(logits.float(), -1).gather(-1, torch.tensor(completion)[:, None]).flatten()
 
 
-async def test_chat_returns_prompt_and_completion_ids_logprobs_and_version(engine: TransformersEngine) -> None:
+async def test_chat_returns_prompt_and_completion_ids_logprobs_and_version(
+    engine: TransformersEngine,
+) -> None:
     body = ask("What is 3+4?", temperature=0)
     r = await engine.chat_completions(body)
     text = engine.tokenizer.apply_chat_template(body["messages"], tokenize=False, add_generation_prompt=True)
