@@ -226,7 +226,7 @@ class Learner:
                 parts.loss.backward()
                 n = float(mask.sum())
                 weight_sum += n
-                totals["loss"] += float(parts.loss)
+                totals["loss"] += float(parts.loss.detach())
                 for key in ("policy_loss", "kl", "clip_fraction", "ratio_mean"):
                     totals[key] += float(getattr(parts, key)) * n
             norm = self._clip_and_step()

@@ -214,7 +214,8 @@ class TransformersEngine(LLMEngine):
     def _rows(self, prompt_ids: list[int], body: dict[str, Any]) -> list[SampleRequest]:
         import torch
 
-        n = body.get("n", 1) or 1
+        n = body.get("n")
+        n = 1 if n is None else n
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         temperature = body.get("temperature")
