@@ -2,8 +2,9 @@
 
 Speed on a CPU comes from computing less, never from approximating the gradient:
 
-* a prompt shared by several samples (a GRPO group) is run once; its KV cache is copied per
-  sample *inside* the autograd graph, so gradients still flow through the prompt's keys/values;
+* a prompt shared by several samples (a GRPO group) is run once, and so is the prefix that all
+  prompts share (the system prompt and tool list); their KV caches are copied per sample *inside*
+  the autograd graph, so gradients still flow through the prompt's keys/values;
 * the LM head (49k × 576 for SmolLM2) runs only on completion positions, not on the prompt;
 * with ``beta == 0``, samples whose advantage is exactly 0 contribute nothing to the gradient,
   so they are skipped (the loss normaliser still counts them, so the gradient is unchanged).
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from agentlightning_transformers.generate import shared_prefix_len
 
 from .config import GRPOConfig
 from .losses import policy_loss, token_logprobs
@@ -117,13 +119,16 @@ class Learner:
         unique: dict[tuple[int, ...], int] = {}
         rows = [unique.setdefault(tuple(s.prompt_ids), len(unique)) for s in samples]
         prompts = list(unique)
-        width = max(len(p) for p in prompts)
+        shared = shared_prefix_len(prompts) if len(prompts) > 1 else 0
+        suffixes = [p[shared:] for p in prompts]
+        width = max(len(p) for p in suffixes)
         p_ids = torch.zeros((len(prompts), width), dtype=torch.long)
-        p_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):
+        p_mask = torch.zeros((len(prompts), shared + width), dtype=torch.long)
+        p_mask[:, :shared] = 1
+        for i, p in enumerate(suffixes):
             p_ids[i, width - len(p) :] = torch.tensor(p)
-            p_mask[i, width - len(p) :] = 1
-        p_pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
+            p_mask[i, shared + width - len(p) :] = 1
+        p_pos = (p_mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
         lengths = [len(s.response_ids) for s in samples]
         t_max = max(lengths)
         r_ids = torch.zeros((len(samples), t_max), dtype=torch.long)
@@ -134,6 +139,14 @@ class Learner:
         index = torch.tensor(rows, dtype=torch.long)
         with ctx:
             cache = DynamicCache()
+            if shared:  # the system prompt every prompt starts with: once, inside the graph
+                backbone(
+                    input_ids=torch.tensor([prompts[0][:shared]], device=dev),
+                    position_ids=torch.arange(shared, device=dev)[None, :],
+                    use_cache=True,
+                    **{self._cache_kw: cache},
+                )
+                cache.batch_repeat_interleave(len(prompts))
             out = backbone(
                 input_ids=p_ids.to(dev),
                 attention_mask=p_mask.to(dev),

@@ -15,10 +15,14 @@ from agentlightning_transformers.loading import default_model_path
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def samples() -> list[Sample]:
+@pytest.fixture(scope="module", params=[0, 20], ids=["distinct-prompts", "shared-system-prefix"])
+def samples(request: pytest.FixtureRequest) -> list[Sample]:
     rng = random.Random(0)
-    prompts = [[rng.randrange(100, 40000) for _ in range(12)], [rng.randrange(100, 40000) for _ in range(9)]]
+    common = [rng.randrange(100, 40000) for _ in range(request.param)]
+    prompts = [
+        common + [rng.randrange(100, 40000) for _ in range(12)],
+        common + [rng.randrange(100, 40000) for _ in range(9)],
+    ]
     return [
         Sample(
             prompts[i % 2],

@@ -113,16 +113,30 @@ def generate_batch(
     row_prompt = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in requests]
     prompts = list(unique)
     stats.unique_prompts = len(prompts)
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[i, width - len(p) :] = 1
-        stats.prefill_tokens += len(p)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
     kw = cache_kwarg(model)
+    # The system prompt (and tool list) that every prompt starts with is prefilled once.
+    shared = shared_prefix_len(prompts) if len(prompts) > 1 else 0
+    if shared:
+        model(
+            input_ids=torch.tensor([prompts[0][:shared]], device=device),
+            position_ids=torch.arange(shared, device=device)[None, :],
+            use_cache=True,
+            logits_to_keep=1,
+            **{kw: cache},
+        )
+        cache.batch_repeat_interleave(len(prompts))
+        stats.prefill_tokens += shared
+    suffixes = [p[shared:] for p in prompts]
+    width = max(len(p) for p in suffixes)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), shared + width), dtype=torch.long)
+    mask[:, :shared] = 1
+    for i, p in enumerate(suffixes):
+        ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[i, shared + width - len(p) :] = 1
+        stats.prefill_tokens += len(p)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
     out = model(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),
@@ -188,6 +202,20 @@ def generate_batch(
         next_pos = next_pos + 1
     stats.steps = step
     return results, stats
+
+
+#: a common prefix shorter than this is not worth a separate forward pass
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_len(prompts: Sequence[Sequence[int]], minimum: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own; 0 when short."""
+    first = prompts[0]
+    limit = min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n if n >= minimum else 0
 
 
 def _hits_stop(text: str, stops: Sequence[str]) -> bool:
