@@ -40,7 +40,7 @@ class GRPOConfig(BaseModel):
 
     # --- LoRA (peft); None = full fine-tuning
     lora_rank: int | None = Field(None, ge=1)
-    lora_alpha: float | None = None
+    lora_alpha: int | None = None
     lora_targets: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )

@@ -66,7 +66,7 @@ class Learner:
 
         self.config = config
         self.device = torch.device(device)
-        base = AutoModelForCausalLM.from_pretrained(
+        base: Any = AutoModelForCausalLM.from_pretrained(
             str(model_path), dtype=torch.float32, local_files_only=True
         )
         base.to(self.device)
@@ -78,7 +78,7 @@ class Learner:
 
             peft_config = LoraConfig(
                 r=int(config.lora_rank or 8),
-                lora_alpha=float(config.lora_alpha or 2 * (config.lora_rank or 8)),
+                lora_alpha=int(config.lora_alpha or 2 * (config.lora_rank or 8)),
                 target_modules=list(config.lora_targets),
                 lora_dropout=0.0,
                 bias="none",
@@ -90,9 +90,10 @@ class Learner:
             self.model = base
             self.causal_lm = base
             if config.beta > 0:
-                self.ref = AutoModelForCausalLM.from_pretrained(
+                ref: Any = AutoModelForCausalLM.from_pretrained(
                     str(model_path), dtype=torch.float32, local_files_only=True
-                ).to(self.device)
+                )
+                self.ref = ref.to(self.device)
                 self.ref.eval().requires_grad_(False)
         self.model.train()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -222,7 +223,8 @@ class Learner:
         for _ in range(cfg.num_iterations):
             for b, mb in enumerate(batches):
                 logp, mask = self.logprobs(mb)
-                old = olds[b] if olds[b] is not None else logp.detach()
+                stored = olds[b]
+                old = stored if stored is not None else logp.detach()
                 adv = torch.tensor([s.advantage for s in mb], dtype=logp.dtype, device=logp.device)
                 parts = policy_loss(
                     logp,

@@ -128,7 +128,7 @@ def load(
     if not isinstance(torch_dtype, torch.dtype):
         raise ValueError(f"dtype={dtype!r} is not a torch dtype; use float32, bfloat16 or float16")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
+    lm: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
     lm.to(device).eval()
     lm.requires_grad_(False)
     return lm, tokenizer, path
