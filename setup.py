@@ -39,6 +39,10 @@ DEV = [
     "mypy>=1.10",
     "openai>=1.30",
     "pre-commit>=3",
+    # the Redis rate-limit storage's tests (the core itself never needs redis; see docs/security.md)
+    "redis>=5.2",
+    # property-based fuzzing of the server's OpenAPI spec (tests/core/test_api_fuzz.py)
+    "schemathesis>=4.0",
 ]
 
 # Only extras whose folder exists: a checkout that lacks a plugin still installs.

@@ -8,6 +8,7 @@ talks to runners directly, so the same algorithm works with one process or a hun
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import statistics as stats
@@ -29,7 +30,9 @@ from .types import (
     RolloutConfig,
     RolloutMode,
     RolloutRequest,
+    RolloutStatus,
     Span,
+    Topic,
     Triplet,
 )
 
@@ -188,12 +191,16 @@ class TrainerContext:
             if rollout is None:
                 rollout = await self.store.cancel_rollout(rid)
             spans = await self.store.query_spans(rid, attempt_id=LATEST) if rollout.num_attempts else []
-            outcomes.append(RolloutOutcome(rollout, final_reward(spans), spans))
+            # A rollout that did not succeed scores None (counted as 0), whatever partial rewards it emitted.
+            reward = final_reward(spans) if rollout.status is RolloutStatus.SUCCEEDED else None
+            outcomes.append(RolloutOutcome(rollout, reward, spans))
         return outcomes
 
     async def _wait(self, ids: list[str], timeout: float | None, task_id: Any) -> dict[str, Rollout]:
         if self.progress is None or task_id is None:
             return {r.rollout_id: r for r in await self.store.wait_for_rollouts(ids, timeout)}
+        if self.store.bus is not None:
+            return await self._wait_with_events(ids, timeout, task_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         done: dict[str, Rollout] = {}
         pending = list(ids)
@@ -206,6 +213,36 @@ class TrainerContext:
             self.progress.update(task_id, completed=len(done))
             if deadline is not None and time.monotonic() >= deadline:
                 break
+        return done
+
+    async def _wait_with_events(
+        self, ids: list[str], timeout: float | None, task_id: Any
+    ) -> dict[str, Rollout]:
+        """The store's wait decides when the batch is over; the bus moves the progress bar as
+        each rollout finishes, so neither polls."""
+        assert self.store.bus is not None and self.progress is not None
+        final = {s.value for s in RolloutStatus if s.is_final}
+        wanted = set(ids)
+        finished: set[str] = set()
+        async with self.store.bus.subscribe([Topic.ROLLOUTS]) as subscription:
+            waiter = asyncio.ensure_future(self.store.wait_for_rollouts(ids, timeout))
+            try:
+                while not waiter.done():
+                    getter = asyncio.ensure_future(subscription.get())
+                    await asyncio.wait({waiter, getter}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        continue
+                    event = getter.result()
+                    rollout_id = event.payload.get("rollout_id") if event is not None else None
+                    if rollout_id in wanted and event is not None and event.payload.get("status") in final:
+                        finished.add(rollout_id)
+                        self.progress.update(task_id, completed=len(finished))
+            finally:
+                if not waiter.done():
+                    waiter.cancel()
+            done = {r.rollout_id: r for r in waiter.result()}
+        self.progress.update(task_id, completed=len(done))
         return done
 
     async def evaluate(

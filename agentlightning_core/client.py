@@ -64,6 +64,17 @@ _BY_STATUS: dict[int, type[errors.AglError]] = {
 _IDEMPOTENT = frozenset({"GET", "PUT"})
 
 
+#: how long one call keeps waiting out 429s (the server's Retry-After) before raising
+MAX_RATE_LIMITED_WAIT_SECONDS = 60.0
+
+
+def _retry_after(header: str | None) -> float:
+    try:
+        return min(max(float(header or 1), 0.05), 30.0)
+    except ValueError:  # an HTTP date, or garbage: a short pause
+        return 1.0
+
+
 def error_from_response(status: int, body: bytes) -> errors.AglError:
     """The exception a local store would have raised for this error response."""
     try:
@@ -141,10 +152,17 @@ class HttpStore(LightningStore):
     ) -> bytes:
         session = self._get_session()
         url = self._store_url + path
-        for attempt in range(4):
+        waited = 0.0  # on 429s; a refused request was not processed, so any method may be resent
+        attempt = 0
+        while attempt < 4:
             try:
                 async with session.request(method, url, data=body, params=params) as response:
                     data = await response.read()
+                    if response.status == 429 and waited < MAX_RATE_LIMITED_WAIT_SECONDS:
+                        delay = _retry_after(response.headers.get("retry-after"))
+                        waited += delay
+                        await asyncio.sleep(delay)
+                        continue
                     if response.status >= 400:
                         raise error_from_response(response.status, data)
                     return data
@@ -160,6 +178,7 @@ class HttpStore(LightningStore):
                     f"the Agent Lightning server at {self.url} did not answer {method} {path} within "
                     f"{self.timeout:g}s"
                 ) from exc
+            attempt += 1
         raise AssertionError("unreachable")
 
     def _unreachable(self, exc: BaseException) -> errors.BackendUnavailableError:

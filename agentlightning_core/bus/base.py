@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from ..errors import InvalidRequestError, NotSupportedError, PayloadTooLargeErro
 from ..types import Event
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+_DURABLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class Subscription(ABC):
@@ -83,8 +85,16 @@ class EventBus(ABC):
         return await self.publish(Event(topic=topic, type=type_, payload=payload or {}))
 
     @abstractmethod
-    def subscribe(self, topics: Sequence[str]) -> Subscription:
-        """Open a subscription to ``topics`` (use ``async with``, or call ``ready()``)."""
+    def subscribe(self, topics: Sequence[str], *, durable: str | None = None) -> Subscription:
+        """Open a subscription to ``topics`` (use ``async with``, or call ``ready()``).
+
+        :param durable: name a durable subscription. Events of its topics published while no
+            subscription of that name is open are kept for it (within the backend's bound, and
+            across server restarts where the backend persists them: RabbitMQ durable queue, Redis
+            consumer group) and delivered when one opens again; open subscriptions sharing a
+            name split the events between them, each event going to one. Without it a
+            subscription sees only what is published while it is open.
+        """
 
     @abstractmethod
     async def get_event_history(self, topic: str, limit: int = 100, since: str | None = None) -> list[Event]:
@@ -99,7 +109,7 @@ class EventBus(ABC):
         if not isinstance(event, Event):
             raise InvalidRequestError(f"publish() takes an Event, got {type(event).__name__}")
         try:
-            data = orjson.dumps(event.model_dump(mode="json"))
+            data = event.__pydantic_serializer__.to_json(event)  # one pass, no intermediate dict
         except (TypeError, ValueError) as exc:  # pydantic's serialisation error is a ValueError
             raise InvalidRequestError(
                 f"event payload of type {event.type!r} on topic {event.topic!r} is not JSON-serialisable: {exc}"
@@ -114,6 +124,15 @@ class EventBus(ABC):
     @staticmethod
     def decode(data: bytes | str) -> Event:
         return Event.model_validate(orjson.loads(data))
+
+    @staticmethod
+    def check_durable_name(durable: str | None) -> str | None:
+        """Durable names become queue or group names on the server: keep them plain."""
+        if durable is not None and not _DURABLE_NAME.match(durable):
+            raise InvalidRequestError(
+                f"durable={durable!r}: use 1-100 letters, digits, '.', '_' or '-' (e.g. 'dashboard')"
+            )
+        return durable
 
     def _no_history(self) -> NotSupportedError:
         return NotSupportedError(

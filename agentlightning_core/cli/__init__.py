@@ -33,10 +33,11 @@ class AglGroup(click.Group):
 @click.version_option(package_name="agentlightning-core")
 def cli(verbose: int) -> None:
     """Agent Lightning: train AI agents with reinforcement learning or prompt optimisation."""
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from ..logging import configure_logger
+
+    # every line the product writes goes through the PII-masking filter (off with
+    # AGENT_LIGHTNING_PII_MASKING_ENABLED=false), uvicorn's access log included
+    configure_logger(level=max(logging.WARNING - 10 * verbose, logging.DEBUG))
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ class SpanRecorder:
         self._wake: asyncio.Event | None = None
         self._written: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
+        self._wake_scheduled = False
         self.dropped = 0
         self.written = 0
 
@@ -44,8 +45,16 @@ class SpanRecorder:
         self._buffer.append(span)
         self._pending[span.attempt_id] += 1
         self._ensure_started()
-        assert self._wake is not None
-        self._wake.set()
+        if not self._wake_scheduled:
+            # wake the writer on the next loop turn, after the answer's bytes have gone out
+            # (the server sends them in a callback scheduled by the response it is building)
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(self._wake_writer)
+
+    def _wake_writer(self) -> None:
+        self._wake_scheduled = False
+        if self._wake is not None:
+            self._wake.set()
 
     def pending(self, attempt_id: str | None = None) -> int:
         return self._pending[attempt_id] if attempt_id is not None else sum(self._pending.values())

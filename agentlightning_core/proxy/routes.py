@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from ..engine import LLMEngine
 from ..errors import AglError, BackendUnavailableError, InvalidRequestError, NotFoundError
+from ..ratelimit.providers import admit_provider_call
 from ..store.base import LightningStore
 from ..types import semconv
 from .assemble import StreamAssembler
@@ -66,32 +67,58 @@ class AttemptCheck:
             self._known.popitem(last=False)
 
 
-def proxy_router(engine: LLMEngine | None, store: LightningStore, recorder: SpanRecorder) -> APIRouter:
-    router = APIRouter(tags=["llm proxy"])
-    attempts = AttemptCheck(store)
+class ProxyCalls:
+    """One proxied call, from request bytes to the response; shared by the FastAPI routes and
+    the server's hot path (which serves the completion routes without FastAPI's routing)."""
 
-    def need_engine() -> LLMEngine:
-        if engine is None:
+    def __init__(
+        self, engine: LLMEngine | None, store: LightningStore, recorder: SpanRecorder, app_state: Any = None
+    ) -> None:
+        self.engine = engine
+        self.recorder = recorder
+        self.attempts = AttemptCheck(store)
+        #: the app's ``state``: rate limiting puts its limiter there (read at call time)
+        self.app_state = app_state
+
+    def need_engine(self) -> LLMEngine:
+        if self.engine is None:
             raise BackendUnavailableError(
                 "this server has no LLM engine; start it with `agl serve --engine NAME` "
                 "(e.g. --engine openai --engine-option base_url=http://host:8000/v1)"
             )
-        return engine
+        return self.engine
 
-    async def call(
-        request: Request, operation: str, rollout_id: str | None = None, attempt_id: str | None = None
-    ) -> Response:
-        llm = need_engine()
+    async def models(self, rollout_id: str | None = None, attempt_id: str | None = None) -> Response:
+        llm = self.need_engine()
         if rollout_id is not None and attempt_id is not None:
-            await attempts.check(rollout_id, attempt_id)
-        body = _parse(await request.body(), operation)
-        stream = bool(body.get("stream"))
+            await self.attempts.check(rollout_id, attempt_id)
+        return Response(orjson.dumps({"object": "list", "data": await llm.models()}), media_type=JSON)
+
+    async def complete(
+        self,
+        operation: str,
+        raw: bytes,
+        *,
+        rollout_id: str | None = None,
+        attempt_id: str | None = None,
+        agent_name: str | None = None,
+        traceparent: str | None = None,
+    ) -> Response:
+        """Answer a ``chat`` or ``text_completion`` call; record a span when it is attributed."""
+        llm = self.need_engine()
+        if rollout_id is not None and attempt_id is not None:
+            await self.attempts.check(rollout_id, attempt_id)
+        body = _parse(raw, operation)
+        limiter = getattr(self.app_state, "rate_limiter", None)
+        if limiter is not None:  # RATE_LIMIT_PROVIDERS: one budget per upstream, waits then 429
+            await admit_provider_call(limiter, self.app_state.rate_limit_settings, llm.name)
         plain: Callable[[dict[str, Any]], Any]
         if operation == "chat":
             plain, streamed = llm.chat_completions, llm.chat_completions_stream
         else:
             plain, streamed = llm.completions, llm.completions_stream
         start = time.time()
+        recorder = self.recorder
 
         def record(response: dict[str, Any] | None, error: str | None = None) -> None:
             if rollout_id is None or attempt_id is None:
@@ -105,14 +132,14 @@ def proxy_router(engine: LLMEngine | None, store: LightningStore, recorder: Span
                     request=body,
                     response=response,
                     start_time=start,
-                    agent_name=request.headers.get(semconv.AGENT_HEADER),
-                    traceparent=request.headers.get("traceparent"),
+                    agent_name=agent_name,
+                    traceparent=traceparent,
                     weights_version=llm.weights_version,
                     error=error,
                 )
             )
 
-        if not stream:
+        if not body.get("stream"):
             try:
                 response = await plain(body)
             except Exception as exc:
@@ -135,11 +162,22 @@ def proxy_router(engine: LLMEngine | None, store: LightningStore, recorder: Span
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
 
-    async def list_models(rollout_id: str | None = None, attempt_id: str | None = None) -> Response:
-        llm = need_engine()
-        if rollout_id is not None and attempt_id is not None:
-            await attempts.check(rollout_id, attempt_id)
-        return Response(orjson.dumps({"object": "list", "data": await llm.models()}), media_type=JSON)
+
+def proxy_router(calls: ProxyCalls) -> APIRouter:
+    """The proxy's routes, for the OpenAPI spec and for requests the hot path does not take."""
+    router = APIRouter(tags=["llm proxy"])
+
+    async def call(
+        request: Request, operation: str, rollout_id: str | None = None, attempt_id: str | None = None
+    ) -> Response:
+        return await calls.complete(
+            operation,
+            await request.body(),
+            rollout_id=rollout_id,
+            attempt_id=attempt_id,
+            agent_name=request.headers.get(semconv.AGENT_HEADER),
+            traceparent=request.headers.get("traceparent"),
+        )
 
     @router.post("/v1/chat/completions", openapi_extra=_ANY_BODY)
     async def chat_completions(request: Request) -> Response:
@@ -151,7 +189,7 @@ def proxy_router(engine: LLMEngine | None, store: LightningStore, recorder: Span
 
     @router.get("/v1/models")
     async def models() -> Response:
-        return await list_models()
+        return await calls.models()
 
     @router.post(ATTEMPT_PREFIX + "/v1/chat/completions", openapi_extra=_ANY_BODY)
     async def attempt_chat_completions(request: Request, rollout_id: str, attempt_id: str) -> Response:
@@ -163,7 +201,7 @@ def proxy_router(engine: LLMEngine | None, store: LightningStore, recorder: Span
 
     @router.get(ATTEMPT_PREFIX + "/v1/models")
     async def attempt_models(rollout_id: str, attempt_id: str) -> Response:
-        return await list_models(rollout_id, attempt_id)
+        return await calls.models(rollout_id, attempt_id)
 
     return router
 

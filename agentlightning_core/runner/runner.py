@@ -137,7 +137,11 @@ class Runner:
         self.stats = RunnerStats()
         self.resources = ResourcesCache(store)
         #: attempt task → its rollout id; executions appear once resources are fetched
-        self._inflight: dict[asyncio.Task[None], str] = {}
+        self._inflight: dict[asyncio.Task[None], str | None] = {}  # None: still dequeuing
+        self._dequeuing = 0
+        self._queue_empty = True
+        self._probe_now = True
+        self._fatal: Exception | None = None
         self._executions: dict[str, AttemptExecution] = {}
         self._abort_reason: str | None = None
         self._stopping = False
@@ -180,6 +184,9 @@ class Runner:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.current_thread()
         self._abort_reason = None
+        self._fatal = None
+        self._queue_empty = True  # start with one probe, not a burst of `concurrency` dequeues
+        self._probe_now = True
         self._slot_freed = asyncio.Event()
         self._signal = WorkSignal(
             self.bus if self.bus is not None else self.store.bus,
@@ -190,8 +197,10 @@ class Runner:
         self._reporter = WorkerReporter(
             self.store, self.worker_id, metadata={"concurrency": self.concurrency, "agent": self.agent.name}
         )
-        self.tracer.init_worker(self.worker_id)
+        tracer_ready = False
         try:
+            self.tracer.init_worker(self.worker_id)
+            tracer_ready = True
             await self._signal.start()
             await self._reporter.start()
             log.info("runner %s started (concurrency %d)", self.worker_id, self.concurrency)
@@ -207,9 +216,11 @@ class Runner:
         finally:
             await self._signal.close()
             await self._reporter.close()
-            self.tracer.teardown_worker(self.worker_id)
+            if tracer_ready:
+                self.tracer.teardown_worker(self.worker_id)
             self._running = False
             self._stopping = False
+            self._grace = None
             log.info(
                 "runner %s stopped: %d succeeded, %d failed, %d ended by the store",
                 self.worker_id,
@@ -220,37 +231,80 @@ class Runner:
         return self.stats
 
     # ------------------------------------------------------------------ dispatch
+    # Every free slot gets a task that dequeues and then runs what it got, so while there is
+    # work the runner dequeues as many rollouts at once as it has free slots (one dequeue at a
+    # time would cap a runner at 1 / dequeue latency). Once a dequeue comes back empty, only
+    # one probe at a time looks at the queue, with the idle wait (bus event or backoff) between
+    # probes, so an idle runner costs the server little however large its concurrency.
     def _done(self) -> bool:
         return self._stopping or (self.max_rollouts is not None and self.stats.dequeued >= self.max_rollouts)
+
+    def _may_take_more(self) -> bool:
+        return self.max_rollouts is None or self.stats.dequeued + self._dequeuing < self.max_rollouts
 
     async def _dispatch(self) -> None:
         assert self._signal is not None and self._slot_freed is not None
         signal = self._signal
         while not self._done():
-            if len(self._inflight) >= self.concurrency:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
+            if self._fatal is not None:
+                raise self._fatal
+            if len(self._inflight) >= self.concurrency or not self._may_take_more():
+                await self._wait_slot()
                 continue
-            signal.arm()
-            try:
-                item = await self.store.dequeue_rollout(self.worker_id)
-            except Exception as exc:
-                if not is_transient(exc):  # a wrong token or URL does not fix itself: say so and stop
-                    raise
-                # Store unreachable for now: wait like an empty queue, then retry.
-                log.warning("runner %s: dequeue failed (%s: %s)", self.worker_id, type(exc).__name__, exc)
-                item = None
-            if item is None:
-                await signal.wait()
-                continue
-            signal.found_work()
-            self.stats.dequeued += 1
-            task = asyncio.create_task(self._run_attempt(item), name=f"rollout-{item.rollout.rollout_id}")
-            self._inflight[task] = item.rollout.rollout_id
-            task.add_done_callback(self._on_attempt_done)
-            self._report_worker()
+            if self._queue_empty:
+                if self._dequeuing:  # a probe is out: its answer decides
+                    await self._wait_slot()
+                    continue
+                if not self._probe_now:
+                    await signal.wait()
+                    if self._done():
+                        break
+                self._probe_now = False
+                signal.arm()
+            self._launch()
+        if self._fatal is not None:
+            raise self._fatal
 
-    def _on_attempt_done(self, task: asyncio.Task[None]) -> None:
+    async def _wait_slot(self) -> None:
+        assert self._slot_freed is not None
+        self._slot_freed.clear()
+        await self._slot_freed.wait()
+
+    def _launch(self) -> None:
+        self._dequeuing += 1
+        task = asyncio.create_task(self._take_and_run(), name=f"runner-slot-{self.worker_id}")
+        self._inflight[task] = None
+        task.add_done_callback(self._on_slot_done)
+
+    async def _take_and_run(self) -> None:
+        task = asyncio.current_task()
+        try:
+            item = await self.store.dequeue_rollout(self.worker_id)
+        except Exception as exc:
+            if not is_transient(exc):  # a wrong token or URL does not fix itself: stop and say so
+                self._fatal = exc
+                if self._signal is not None:
+                    self._signal.poke()
+            else:  # store unreachable for now: back off like on an empty queue
+                log.warning("runner %s: dequeue failed (%s: %s)", self.worker_id, type(exc).__name__, exc)
+            item = None
+        finally:
+            self._dequeuing -= 1
+            if self._slot_freed is not None:
+                self._slot_freed.set()  # the dispatcher may start more dequeues (or probe again)
+        if item is None:
+            self._queue_empty = True
+            return
+        self._queue_empty = False
+        assert self._signal is not None
+        self._signal.found_work()
+        self.stats.dequeued += 1
+        if task is not None:
+            self._inflight[task] = item.rollout.rollout_id
+            self._report_worker()
+        await self._run_attempt(item)
+
+    def _on_slot_done(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("runner %s: attempt task crashed", self.worker_id, exc_info=task.exception())
@@ -260,7 +314,7 @@ class Runner:
 
     def _report_worker(self) -> None:
         if self._reporter is not None:
-            self._reporter.update(list(self._inflight.values()))
+            self._reporter.update([rid for rid in self._inflight.values() if rid is not None])
 
     async def _drain(self, grace: float) -> None:
         """Let in-flight attempts finish for ``grace`` seconds, then fail the rest."""
@@ -297,6 +351,10 @@ class Runner:
         self._executions[rollout.rollout_id] = execution
         try:
             report = await execution.run(abort_reason=self._abort_reason)
+        except Exception as exc:  # a bug here must not leave the attempt running in the store
+            log.exception("runner %s: attempt %s crashed", self.worker_id, attempt.attempt_id)
+            await self._fail_without_running(item, f"runner error: {type(exc).__name__}: {exc}")
+            return
         finally:
             del self._executions[rollout.rollout_id]
         self.stats.add(report, self.keep_reports)

@@ -8,6 +8,7 @@ in the current event loop; ``agl serve`` runs it as a process. Everything but ``
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -18,10 +19,12 @@ from ..bus.base import EventBus
 from ..bus.memory import InMemoryEventBus
 from ..engine import LLMEngine
 from ..proxy.recorder import SpanRecorder
-from ..proxy.routes import proxy_router
+from ..proxy.routes import ProxyCalls, proxy_router
+from ..ratelimit import RateLimitSettings
 from ..settings import load_settings
 from ..store.base import LightningStore
 from .errors import install_error_handlers
+from .hotpath import HotOperations
 from .lifecycle import ShutdownSignal
 from .middleware import install_middleware
 from .openapi import install_openapi
@@ -36,6 +39,18 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
+def _no_native_telemetry() -> dict[str, Any]:
+    """Turn off FastAPI's built-in OpenTelemetry where the installed FastAPI has it.
+
+    Its per-request check alone is a measurable share of a hot-path request, and per-request
+    HTTP spans are not what this server's users trace: the store's events and the proxy's LLM
+    spans are. (Older FastAPI versions have no such option.)
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+
+
 def create_app(
     store: LightningStore,
     *,
@@ -44,6 +59,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int | None = None,
     manager: AglPluginManager | None = None,
+    rate_limit: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the server app over ``store``.
 
@@ -52,6 +68,8 @@ def create_app(
         in-process bus that is also given to the store (so its changes are streamed).
     :param token: bearer token; ``None`` reads ``AGL_SERVER_TOKEN``; ``""`` turns auth off.
     :param max_body_bytes: request body limit (413 above it); ``None`` reads ``AGL_MAX_BODY_BYTES``.
+    :param rate_limit: rate limiting settings; ``None`` reads ``RATE_LIMIT_*`` (on by default,
+        see docs/security.md); ``RateLimitSettings(enabled=False)`` turns it off.
     :param manager: plugin manager whose ``agl_server_app`` hooks extend the app; default the
         process-wide one.
 
@@ -90,6 +108,7 @@ def create_app(
             "`Authorization: Bearer <AGL_SERVER_TOKEN>` when the server has a token."
         ),
         lifespan=lifespan,
+        **_no_native_telemetry(),
     )
     app.state.store = store
     app.state.engine = engine
@@ -104,11 +123,15 @@ def create_app(
         """Liveness; open without a token."""
         return {"status": "ok", "version": VERSION}
 
-    app.include_router(store_router(store, recorder, shutdown))
+    hot = HotOperations(store, recorder)
+    app.include_router(store_router(store, hot, shutdown))
     app.include_router(events_router(bus, shutdown))
-    app.include_router(proxy_router(engine, store, recorder))
+    proxy = ProxyCalls(engine, store, recorder, app.state)
+    app.include_router(proxy_router(proxy))
     install_openapi(app, secured=bool(token))
-    install_middleware(app, token=token, max_body_bytes=max_body_bytes)
+    install_middleware(
+        app, token=token, max_body_bytes=max_body_bytes, hot_path=hot, proxy=proxy, rate_limit=rate_limit
+    )
     if not token:
         log.info("server: no AGL_SERVER_TOKEN set; every route is open (bind to 127.0.0.1 only)")
 

@@ -8,6 +8,7 @@ the same class a local store would. Validation failures (422) list every bad fie
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,17 +48,29 @@ def _validation_response(fields: list[dict[str, Any]]) -> Response:
     )
 
 
-async def _agl_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AglError)
+def agl_error_response(exc: AglError, method: str, path: str) -> Response:
     status = int(getattr(exc, "status_code", 500))
     if status >= 500:
-        log.warning("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-    return error_response(status, type(exc).__name__, str(exc))
+        log.warning("%s %s failed: %s: %s", method, path, type(exc).__name__, exc)
+    response = error_response(status, type(exc).__name__, str(exc))
+    retry_after = getattr(exc, "retry_after", None)  # RateLimitExceeded (the proxy's provider limit)
+    if retry_after is not None:
+        response.headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
+def body_validation_response(exc: BodyValidationError) -> Response:
+    return _validation_response(_fields(exc.error.errors(include_url=False), ("body",)))
+
+
+async def _agl_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AglError)
+    return agl_error_response(exc, request.method, request.url.path)
 
 
 async def _body_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BodyValidationError)
-    return _validation_response(_fields(exc.error.errors(include_url=False), ("body",)))
+    return body_validation_response(exc)
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from ..bus.base import EventBus
@@ -20,6 +20,7 @@ from ..errors import InvalidRequestError
 from ..types import Event, Topic
 from .codec import list_response
 from .lifecycle import ShutdownSignal
+from .query import forbid_unknown_query
 
 ALL_TOPICS = [Topic.ROLLOUTS, Topic.ATTEMPTS, Topic.RESOURCES, Topic.WORKERS]
 
@@ -32,7 +33,7 @@ def sse_message(event: Event) -> bytes:
 
 
 def events_router(bus: EventBus, shutdown: ShutdownSignal, *, keepalive: float = 15.0) -> APIRouter:
-    router = APIRouter(prefix="/v1/events", tags=["events"])
+    router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=[Depends(forbid_unknown_query)])
 
     @router.get(
         "",

@@ -31,17 +31,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..errors import InvalidRequestError, NotFoundError
 from ..pagination import Page
-from ..proxy.recorder import SpanRecorder
 from ..store.base import LightningStore
 from ..types import Attempt, AttemptedRollout, ResourcesUpdate, Rollout, Span, Worker
 from ..wire import MAX_WAIT_SECONDS, STORE_PREFIX
-from .codec import json_response, list_response, model_response, parse_body
+from .codec import JSON, json_response, list_response, model_response, parse_body
+from .hotpath import HotOperations
 from .lifecycle import ShutdownSignal
 from .openapi import body_spec
+from .query import forbid_unknown_query
 from .schemas import (
     AddResourcesRequest,
     AddSpansRequest,
@@ -57,9 +58,9 @@ from .schemas import (
 PREFIX = STORE_PREFIX
 
 
-def store_router(store: LightningStore, recorder: SpanRecorder, shutdown: ShutdownSignal) -> APIRouter:
-    """Routes bound to ``store``; ``recorder`` holds LLM spans the proxy has not written yet."""
-    router = APIRouter(prefix=PREFIX, tags=["store"])
+def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSignal) -> APIRouter:
+    """Routes bound to ``store``; the runner's hot path goes through ``hot``."""
+    router = APIRouter(prefix=PREFIX, tags=["store"], dependencies=[Depends(forbid_unknown_query)])
 
     # ------------------------------------------------------------------ rollouts
     @router.post("/rollouts", response_model=list[Rollout], openapi_extra=body_spec(EnqueueRequest))
@@ -67,10 +68,13 @@ def store_router(store: LightningStore, recorder: SpanRecorder, shutdown: Shutdo
         body = await parse_body(request, EnqueueRequest)
         return list_response(list[Rollout], await store.enqueue_rollouts(body.requests))
 
-    @router.post("/dequeue", response_model=AttemptedRollout | None, openapi_extra=body_spec(DequeueRequest))
+    @router.post(
+        "/dequeue",
+        response_model=AttemptedRollout | None,
+        openapi_extra=body_spec(DequeueRequest, required=False),  # no body: no worker id
+    )
     async def dequeue_rollout(request: Request) -> Response:
-        body = await parse_body(request, DequeueRequest)
-        return model_response(await store.dequeue_rollout(body.worker_id))
+        return Response(await hot.dequeue(await request.body()), media_type=JSON)
 
     @router.post(
         "/rollouts/query", response_model=Page[Rollout], openapi_extra=body_spec(QueryRolloutsRequest)
@@ -125,14 +129,10 @@ def store_router(store: LightningStore, recorder: SpanRecorder, shutdown: Shutdo
         openapi_extra=body_spec(UpdateAttemptRequest),
     )
     async def update_attempt(rollout_id: str, attempt_id: str, request: Request) -> Response:
-        body = await parse_body(request, UpdateAttemptRequest)
-        if body.status is not None and body.status.is_final and recorder.pending(attempt_id):
-            # the attempt's last LLM calls must be in the store before anyone sees it finished
-            await recorder.flush(attempt_id)
-        attempt = await store.update_attempt(
-            rollout_id, attempt_id, status=body.status, error=body.error, metadata=body.metadata
+        """Served by :class:`~.hotpath.HotPathMiddleware`; documented (and reachable without it) here."""
+        return Response(
+            await hot.update_attempt(rollout_id, attempt_id, await request.body()), media_type=JSON
         )
-        return model_response(attempt)
 
     @router.post("/rollouts/{rollout_id}/attempts/{attempt_id}/heartbeat", response_model=Attempt)
     async def heartbeat(rollout_id: str, attempt_id: str) -> Response:
@@ -141,9 +141,8 @@ def store_router(store: LightningStore, recorder: SpanRecorder, shutdown: Shutdo
     # --------------------------------------------------------------------- spans
     @router.post("/spans", response_model=AddSpansResponse, openapi_extra=body_spec(AddSpansRequest))
     async def add_spans(request: Request) -> Response:
-        body = await parse_body(request, AddSpansRequest)
-        stored = await store.add_spans(body.spans)
-        return json_response({"sequence_ids": [s.sequence_id for s in stored]})
+        """Served by :class:`~.hotpath.HotPathMiddleware`; documented (and reachable without it) here."""
+        return Response(await hot.add_spans(await request.body()), media_type=JSON)
 
     @router.get("/rollouts/{rollout_id}/spans", response_model=list[Span])
     async def query_spans(

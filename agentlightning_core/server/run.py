@@ -50,6 +50,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _http_protocol() -> Any:
+    if importlib.util.find_spec("httptools") is None:
+        return "h11"
+    from .transport import CoalescingHttpToolsProtocol
+
+    return CoalescingHttpToolsProtocol
+
+
 def base_url(host: str, port: int) -> str:
     shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     if ":" in shown:
@@ -74,9 +82,10 @@ async def serve_in_background(
     app's long-lived responses (event streams, long polls) are told to end, then uvicorn stops.
     """
     options: dict[str, Any] = {
-        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "http": _http_protocol(),
         "ws": "none",
         "lifespan": "on",
+        "proxy_headers": False,
         "log_level": log_level,
         "access_log": False,
         "timeout_graceful_shutdown": graceful_shutdown,

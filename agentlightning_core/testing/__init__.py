@@ -13,5 +13,6 @@ Subclass a suite in your plugin's tests and provide the fixture it names::
 
 from .bus_conformance import BusConformance
 from .store_conformance import StoreConformance
+from .store_events import StoreEventsConformance
 
-__all__ = ["BusConformance", "StoreConformance"]
+__all__ = ["BusConformance", "StoreConformance", "StoreEventsConformance"]

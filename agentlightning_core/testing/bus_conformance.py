@@ -1,5 +1,9 @@
 """The event-bus conformance suite. Needs a ``bus`` fixture yielding a started bus whose topics
-are private to the test (prefix them, or flush between tests)."""
+are private to the test (prefix them, or flush between tests).
+
+Durable names are unique per test too; a backend whose durable state outlives the bus object
+(RabbitMQ queues, Redis consumer groups) should drop it in the fixture's teardown.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,10 @@ DELIVERY_TIMEOUT = 5.0
 
 def topic() -> str:
     return f"test.{uuid.uuid4().hex[:10]}"
+
+
+def durable_name() -> str:
+    return f"durable-{uuid.uuid4().hex[:10]}"
 
 
 class BusConformance:
@@ -190,3 +198,81 @@ class BusConformance:
         await bus.emit(a, "a", {})
         await bus.emit(b, "b", {})
         assert [e.type for e in await bus.get_event_history(a)] == ["a"]
+
+    # ------------------------------------------------------------------ ids
+    async def test_delivered_event_id_is_the_one_publish_returned(self, bus: EventBus) -> None:
+        t = topic()
+        async with bus.subscribe([t]) as sub:
+            sent = [await bus.emit(t, "id", {"i": i}) for i in range(5)]
+            got = [await sub.get(timeout=DELIVERY_TIMEOUT) for _ in range(5)]
+        assert [e.event_id for e in got if e is not None] == [e.event_id for e in sent]
+
+    async def test_history_since_the_id_publish_returned(self, bus: EventBus) -> None:
+        if not bus.supports_history:
+            return
+        t = topic()
+        sent = [await bus.emit(t, "h", {"i": i}) for i in range(4)]
+        after = await bus.get_event_history(t, since=sent[1].event_id)
+        assert [e.event_id for e in after] == [e.event_id for e in sent[2:]]
+
+    async def test_history_limit_zero_is_empty(self, bus: EventBus) -> None:
+        if not bus.supports_history:
+            return
+        t = topic()
+        await bus.emit(t, "h", {})
+        assert await bus.get_event_history(t, limit=0) == []
+
+    async def test_subscription_sees_nothing_published_before_it_was_ready(self, bus: EventBus) -> None:
+        t = topic()
+        await bus.emit(t, "old", {})
+        async with bus.subscribe([t]) as sub:
+            await bus.emit(t, "new", {})
+            got = await sub.get(timeout=DELIVERY_TIMEOUT)
+            assert got is not None and got.type == "new"
+            assert await sub.get(timeout=0.2) is None
+
+    # ------------------------------------------------------------------ durable subscriptions
+    async def test_durable_subscription_gets_what_was_published_while_closed(self, bus: EventBus) -> None:
+        t, name = topic(), durable_name()
+        async with bus.subscribe([t], durable=name) as sub:
+            await bus.emit(t, "d", {"i": 0})
+            first = await sub.get(timeout=DELIVERY_TIMEOUT)
+        assert first is not None and first.payload == {"i": 0}
+        for i in range(1, 4):  # nobody of that name is open now
+            await bus.emit(t, "d", {"i": i})
+        async with bus.subscribe([t], durable=name) as again:
+            got = [await again.get(timeout=DELIVERY_TIMEOUT) for _ in range(3)]
+            assert [e.payload["i"] for e in got if e is not None] == [1, 2, 3]
+            assert await again.get(timeout=0.2) is None
+
+    async def test_durable_subscribers_of_one_name_share_the_events(self, bus: EventBus) -> None:
+        t, name = topic(), durable_name()
+        a = bus.subscribe([t], durable=name)
+        b = bus.subscribe([t], durable=name)
+        await a.ready()
+        await b.ready()
+        try:
+            for i in range(20):
+                await bus.emit(t, "w", {"i": i})
+            seen: list[int] = []
+            for sub in (a, b):
+                while (event := await sub.get(timeout=0.5)) is not None:
+                    seen.append(event.payload["i"])
+            assert sorted(seen) == list(range(20))  # each event to exactly one of them
+        finally:
+            await a.close()
+            await b.close()
+
+    async def test_durable_and_plain_subscribers_each_get_every_event(self, bus: EventBus) -> None:
+        t = topic()
+        async with bus.subscribe([t], durable=durable_name()) as durable, bus.subscribe([t]) as plain:
+            await plain.ready()
+            for i in range(3):
+                await bus.emit(t, "x", {"i": i})
+            for sub in (durable, plain):
+                got = [await sub.get(timeout=DELIVERY_TIMEOUT) for _ in range(3)]
+                assert [e.payload["i"] for e in got if e is not None] == [0, 1, 2]
+
+    async def test_bad_durable_name_is_refused(self, bus: EventBus) -> None:
+        with pytest.raises(InvalidRequestError, match="durable"):
+            bus.subscribe([topic()], durable="has space/slash")

@@ -18,6 +18,7 @@ from ..agent import LitAgent
 from ..bus.base import EventBus
 from ..bus.open import open_event_bus
 from ..engine import LLMEngine
+from ..plugin_manager import AglPluginManager
 from ..runner import Runner, default_worker_id
 from ..store.base import LightningStore
 from ..tracer import Tracer
@@ -46,6 +47,7 @@ class SessionPlan:
     concurrency: int = 1
     tracer: Tracer | None = None
     runner_options: dict[str, Any] = field(default_factory=dict)
+    manager: AglPluginManager | None = None
 
 
 class RunnerCrashed(RuntimeError):
@@ -87,13 +89,13 @@ class TrainerSession:
         if isinstance(plan.bus, EventBus):
             self.bus = plan.bus  # given started by the caller, who also closes it
         elif plan.open_bus and self.store.bus is None:
-            self.bus = await open_event_bus(plan.bus)
+            self.bus = await open_event_bus(plan.bus, manager=plan.manager)
             stack.push_async_callback(self.bus.close)
         if self.bus is not None and self.store.bus is None:
             self.store.bus = self.bus
             stack.callback(setattr, self.store, "bus", None)
         # Store: start it unless the caller already did (then the caller closes it too).
-        if not getattr(self.store, "_started", False):
+        if not self.store.started:
             await self.store.start()
             stack.push_async_callback(self.store.close)
         # Engine.
@@ -106,7 +108,9 @@ class TrainerSession:
             from ..server import create_app
             from ..server.run import serve_in_background
 
-            app = create_app(self.store, engine=plan.engine, bus=self.bus, token=plan.token)
+            app = create_app(
+                self.store, engine=plan.engine, bus=self.bus, token=plan.token, manager=plan.manager
+            )
             recorder = getattr(app.state, "span_recorder", None)
             if recorder is not None:
                 # In-process runners finish attempts on the store directly, not through the

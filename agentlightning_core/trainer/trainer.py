@@ -29,11 +29,12 @@ from ..agent import LitAgent, as_agent
 from ..algorithm import Algorithm, AlgorithmResult, Baseline
 from ..bus.base import EventBus
 from ..engine import LLMEngine
+from ..plugin_manager import AglPluginManager, get_plugin_manager
 from ..settings import load_settings
 from ..store.base import LightningStore
 from ..store.open import open_store, url_scheme
 from ..tracer import Tracer
-from ..types import LLM, Resource, ResourcesUpdate, RolloutConfig
+from ..types import LLM, AttemptStatus, Resource, ResourcesUpdate, RolloutConfig
 from .context import TrainerRunContext
 from .dev import DevReport, DevRollout
 from .progress import make_progress, metrics_printer
@@ -43,6 +44,12 @@ from .session import SessionPlan, TrainerSession
 log = logging.getLogger(__name__)
 
 REMOTE_SCHEMES = ("http", "https")
+#: what rollouts run with unless ``Trainer(rollout_config=...)`` says otherwise
+DEFAULT_ROLLOUT_CONFIG = RolloutConfig(
+    unresponsive_seconds=60.0, max_attempts=3, retry_on=[AttemptStatus.UNRESPONSIVE, AttemptStatus.TIMEOUT]
+)
+#: name of the proxy LLM resource added to ``initial_resources`` when an engine is served
+DEFAULT_LLM_NAME = "main_llm"
 
 
 class Trainer:
@@ -63,8 +70,13 @@ class Trainer:
     :param engine: an ``LLMEngine`` or a registered engine name built with ``engine_options``;
         the LLM proxy forwards the agent's calls to it. Algorithms reach it as ``ctx.engine``.
     :param initial_resources: the resources algorithms start from (an ``LLM``, prompt templates).
+        With an ``engine`` and no ``LLM`` among them, the Trainer adds ``"main_llm"``: an ``LLM``
+        pointing at its proxy (``ctx.default_llm()``), so agents reach the engine.
     :param output_dir: where ``metrics.jsonl`` and ``result.json`` go; default ``runs/<timestamp>``.
-    :param rollout_config: timeouts and retries of every rollout (``RolloutConfig``).
+    :param rollout_config: timeouts and retries of every rollout (``RolloutConfig``). Default:
+        :data:`DEFAULT_ROLLOUT_CONFIG` — a runner silent for 60 s (dead, killed, cut off) loses
+        the attempt and the rollout is retried (up to 3 attempts); errors raised by the agent
+        are not retried, so a bug shows at once.
     :param rollout_timeout: seconds an algorithm waits for a batch before cancelling the rest.
     :param progress: show rich progress bars and metric lines.
     :param serve: run the HTTP server and LLM proxy in this process; default: yes unless the
@@ -74,6 +86,8 @@ class Trainer:
     :param token: bearer token the server requires; default ``AGL_SERVER_TOKEN``.
     :param runner_options: extra keyword arguments for each :class:`~agentlightning_core.runner.Runner`
         (``heartbeat_interval``, ``flush_interval``, ...).
+    :param manager: the plugin manager names are resolved through; default the process-wide one
+        (tests and embedders pass ``AglPluginManager(plugins=[...])``).
     """
 
     def __init__(
@@ -97,19 +111,21 @@ class Trainer:
         port: int = 0,
         token: str | None = None,
         runner_options: Mapping[str, Any] | None = None,
+        manager: AglPluginManager | None = None,
         **algorithm_kwargs: Any,
     ) -> None:
         if n_runners < 0:
             raise ValueError(f"n_runners must be >= 0 (got {n_runners})")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
-        self.algorithm = resolve_algorithm(algorithm, algorithm_kwargs)
+        self.manager = manager or get_plugin_manager()
+        self.algorithm = resolve_algorithm(algorithm, algorithm_kwargs, self.manager)
         self.n_runners = n_runners
         self.concurrency = concurrency
-        self.tracer = resolve_tracer(tracer)
+        self.tracer = resolve_tracer(tracer, self.manager)
         self.initial_resources: dict[str, Resource] = dict(initial_resources or {})
         self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.rollout_config = rollout_config
+        self.rollout_config = rollout_config if rollout_config is not None else DEFAULT_ROLLOUT_CONFIG
         self.rollout_timeout = rollout_timeout
         self.progress = progress
         self.host = host
@@ -125,7 +141,7 @@ class Trainer:
                 "give the engine to `agl serve --engine ...` instead"
             )
         self._engine_given = isinstance(engine, LLMEngine)
-        self.engine = resolve_engine(engine, engine_options)
+        self.engine = resolve_engine(engine, engine_options, self.manager)
         self.serve = (self.remote_url is None) if serve is None else serve
         if self.serve and self.remote_url is not None:
             raise ValueError(
@@ -167,7 +183,7 @@ class Trainer:
         async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
             ctx = self._context(session, train_data, val_data, output_dir, self.rollout_config)
             result = await self._run_algorithm(self.algorithm, ctx, session)
-            self._best = await self._fetch_best(session.store, result, ctx)
+            self._best = await self._fetch_best(session.store, result)
         self.last_result = result
         self._write_result(output_dir, result)
         return result
@@ -185,7 +201,7 @@ class Trainer:
         (the ``Baseline`` algorithm, one attempt per rollout), print each rollout's status,
         reward, error and spans, and return them. Nothing is trained."""
         return _run_sync(
-            self.dev_async(agent, data, limit=limit, show_spans=show_spans, quiet=quiet),
+            self._dev(agent, data, limit=limit, show_spans=show_spans, quiet=quiet, owns_loop=True),
             "dev",
             self._threads(),
         )
@@ -216,7 +232,7 @@ class Trainer:
         tasks = list(data)[:limit] if limit is not None else list(data)
         if not tasks:
             raise ValueError("dev() needs at least one task in data")
-        config = (self.rollout_config or RolloutConfig()).model_copy(update={"max_attempts": 1})
+        config = self.rollout_config.model_copy(update={"max_attempts": 1})
         report = DevReport()
         async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
             ctx = self._context(session, tasks, None, self._output_dir() / "dev", config)
@@ -255,7 +271,7 @@ class Trainer:
                 self._store = HttpStore(self.remote_url, token=self.token)
             else:
                 arg = self._store_arg
-                self._store = open_store(arg if isinstance(arg, str) else None)
+                self._store = open_store(arg if isinstance(arg, str) else None, manager=self.manager)
         return self._store
 
     def _plan(self, owns_loop: bool) -> SessionPlan:
@@ -276,6 +292,7 @@ class Trainer:
             concurrency=self.concurrency,
             tracer=self.tracer,
             runner_options=self.runner_options,
+            manager=self.manager,
         )
 
     def _output_dir(self) -> Path:
@@ -291,7 +308,7 @@ class Trainer:
         output_dir: Path,
         rollout_config: RolloutConfig | None,
     ) -> TrainerRunContext:
-        return TrainerRunContext(
+        ctx = TrainerRunContext(
             session.store,
             train_data=train_data,
             val_data=val_data,
@@ -304,6 +321,11 @@ class Trainer:
             api_key=self.token,
             on_metrics=metrics_printer(self.console) if self.progress else None,
         )
+        has_llm = any(isinstance(r, LLM) for r in self.initial_resources.values())
+        if self.engine is not None and session.proxy_url is not None and not has_llm:
+            # The engine is only reachable through the proxy: hand agents that endpoint.
+            ctx.initial_resources[DEFAULT_LLM_NAME] = ctx.default_llm()
+        return ctx
 
     async def _run_algorithm(
         self, algorithm: Algorithm, ctx: TrainerRunContext, session: TrainerSession
@@ -324,9 +346,7 @@ class Trainer:
             result.best_resources_id = ctx.best_resources_id
         return result
 
-    async def _fetch_best(
-        self, store: LightningStore, result: AlgorithmResult, ctx: TrainerRunContext
-    ) -> ResourcesUpdate | None:
+    async def _fetch_best(self, store: LightningStore, result: AlgorithmResult) -> ResourcesUpdate | None:
         if result.best_resources_id is not None:
             return await store.get_resources(result.best_resources_id)
         return await store.get_resources(None)

@@ -6,8 +6,8 @@ agrees on them; payloads are plain JSON.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -33,7 +33,7 @@ class Event(BaseModel):
     """One message on the bus. ``event_id`` is unique so subscribers can drop duplicates after a
     reconnect; backends that keep history may replace it with their own ordered id."""
 
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    event_id: str = Field(default_factory=lambda: os.urandom(16).hex())
     topic: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=200)
     timestamp: float = Field(default_factory=time.time)

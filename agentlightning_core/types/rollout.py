@@ -7,8 +7,8 @@ attempt instead of hanging training.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from enum import Enum
 from typing import Any, Literal
 
@@ -18,8 +18,12 @@ RolloutMode = Literal["train", "val", "test"]
 
 
 def new_id(prefix: str) -> str:
-    """Return a short random id such as ``ro-3f2a...``; the prefix tells ids apart in logs."""
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+    """Return a short random id such as ``ro-3f2a...``; the prefix tells ids apart in logs.
+
+    ``os.urandom`` rather than ``uuid4``: the same 64 random bits, several times faster, and ids
+    are made on every dequeue and span.
+    """
+    return f"{prefix}-{os.urandom(8).hex()}"
 
 
 class RolloutStatus(str, Enum):

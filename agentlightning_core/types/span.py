@@ -6,8 +6,8 @@ attempt by ``sequence_id``, which it assigns on arrival when the sender leaves i
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from enum import Enum
 from typing import Any
 
@@ -17,11 +17,11 @@ from . import semconv
 
 
 def new_trace_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def new_span_id() -> str:
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 class SpanStatusCode(str, Enum):

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from .backends import BUS_BACKENDS, STORE_BACKENDS, require
+from .backends import BUS_BACKENDS, SESSION_CLEANUPS, STORE_BACKENDS, require
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))
@@ -22,3 +22,11 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     require(module, hint)
     async with factory() as bus:
         yield bus
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _backend_cleanups() -> Iterator[None]:
+    """Drop the throwaway databases and files that backends created for this session."""
+    yield
+    while SESSION_CLEANUPS:
+        SESSION_CLEANUPS.pop()()

@@ -4,6 +4,7 @@ backoff when there is no bus."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from agentlightning_core import rollout
 from agentlightning_core.bus.memory import InMemoryEventBus
@@ -89,3 +90,50 @@ async def test_an_idle_runner_with_a_bus_picks_up_work_at_once() -> None:
             ro = await store.enqueue_rollout("now")
             (done,) = await store.wait_for_rollouts([ro.rollout_id], timeout=5)
         assert done.status is RolloutStatus.SUCCEEDED
+
+
+class SlowDequeueStore(InMemoryStore):
+    """The real in-memory store with a network-like 10 ms dequeue, counting dequeues in flight."""
+
+    def __init__(self) -> None:
+        super().__init__(watchdog_interval=0.02)
+        self.in_flight = 0
+        self.peak = 0
+        self.calls = 0
+
+    async def dequeue_rollout(self, worker_id: str | None = None) -> Any:
+        self.calls += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            return await super().dequeue_rollout(worker_id)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_an_idle_runner_probes_the_queue_one_dequeue_at_a_time() -> None:
+    @rollout
+    def agent(task: int) -> float:
+        return 1.0
+
+    async with SlowDequeueStore() as store:
+        runner = Runner(agent, store, concurrency=32, idle_backoff=(0.005, 0.1))
+        async with running(runner):
+            await asyncio.sleep(0.5)
+        assert store.peak == 1
+        assert store.calls <= 15  # backoff: 5, 10, 20, 40, 80, 100, 100 ... ms between probes
+
+
+async def test_with_work_queued_a_runner_dequeues_for_all_its_free_slots_at_once() -> None:
+    @rollout
+    async def agent(task: int) -> float:
+        await asyncio.sleep(0.05)
+        return 1.0
+
+    async with SlowDequeueStore() as store:
+        ids = [(await store.enqueue_rollout(i)).rollout_id for i in range(16)]
+        async with running(Runner(agent, store, concurrency=8)):
+            done = await store.wait_for_rollouts(ids, timeout=10)
+        assert len(done) == 16
+        assert store.peak >= 4  # not one dequeue after another

@@ -260,3 +260,37 @@ async def test_serve_in_background_binds_port_zero_to_a_real_port() -> None:
         assert port > 0
         async with aiohttp.ClientSession() as session, session.get(f"{url}/health") as response:
             assert response.status == 200
+
+
+async def test_documented_hot_routes_answer_like_the_hot_path() -> None:
+    """Dequeue / spans / update are served by HotPathMiddleware; the FastAPI routes that document
+    them must give the same answers when reached without it (e.g. mounted in another app)."""
+    import httpx
+
+    from agentlightning_core.server.hotpath import HotPathMiddleware
+
+    store = InMemoryStore()
+    app = create_app(store, token="", manager=AglPluginManager(load_entry_points=False))
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotPathMiddleware]
+    await store.enqueue_rollout("t")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as direct:
+        got = (await direct.post("/v1/store/dequeue", json={"worker_id": "w"})).json()
+        rid, aid = got["rollout"]["rollout_id"], got["attempt"]["attempt_id"]
+        spans = [{"rollout_id": rid, "attempt_id": aid, "name": "s"}]
+        assert (await direct.post("/v1/store/spans", json={"spans": spans})).json() == {"sequence_ids": [1]}
+        done = await direct.patch(f"/v1/store/rollouts/{rid}/attempts/{aid}", json={"status": "succeeded"})
+        assert done.json()["status"] == "succeeded"
+        bad = await direct.patch(f"/v1/store/rollouts/{rid}/attempts/{aid}", json={"status": "nope"})
+        assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "body.status"
+    assert (await store.get_rollout(rid)).status.value == "succeeded"  # type: ignore[union-attr]
+
+
+async def test_paths_near_the_hot_path_fall_through_to_the_router(server: Served) -> None:
+    rid, aid = await running(server)
+    status, body = await request(server, "PATCH", f"/v1/store/rollouts/{rid}/tries/{aid}", json={})
+    assert status in (404, 405) and "error" in body
+    status, body = await request(server, "PATCH", f"/v1/store/rollouts/{rid}/attempts/{aid}/extra", json={})
+    assert status in (404, 405)
+    status, body = await request(server, "GET", "/v1/store/dequeue")
+    assert status == 405

@@ -28,6 +28,7 @@ from agentlightning_core import (
 from agentlightning_core.errors import PluginNotFoundError
 from agentlightning_core.tracer import Tracer
 from agentlightning_core.trainer import RunnerCrashed
+from agentlightning_core.types import AttemptStatus
 
 PROMPT = PromptTemplate(template="Add {a} and {b}.")
 
@@ -86,9 +87,15 @@ def test_failed_rollouts_count_as_failed_and_zero(tmp_path: Path) -> None:
             raise RuntimeError("odd task")
         return 1.0
 
-    result = make_trainer(tmp_path).fit(half_broken, list(range(6)))
+    trainer = make_trainer(tmp_path)
+    result = trainer.fit(half_broken, list(range(6)))
     assert result.metrics[-1]["val/failed"] == 3
     assert result.best_score == pytest.approx(0.5)
+    # By default an agent's own error is not retried (a bug shows at once); a dead runner is.
+    assert trainer.rollout_config.retry_on == [AttemptStatus.UNRESPONSIVE, AttemptStatus.TIMEOUT]
+    store = trainer._open_store()
+    rollouts = asyncio.run(store.query_rollouts()).items
+    assert [r.num_attempts for r in rollouts] == [1] * 6
 
 
 def test_sync_agents_run_concurrently_across_runners(tmp_path: Path) -> None:

@@ -12,12 +12,22 @@ from typing import Any
 import openai
 import pytest
 
-from agentlightning_core import LLM, Algorithm, AlgorithmResult, Trainer, TrainerContext, rollout
+from agentlightning_core import (
+    LLM,
+    Algorithm,
+    AlgorithmResult,
+    PromptTemplate,
+    Trainer,
+    TrainerContext,
+    rollout,
+)
 from agentlightning_core.proxy.upstream import OpenAIEngine
 from agentlightning_core.store.memory import InMemoryStore
 from agentlightning_core.types import Span, semconv
 
 from .scripted_upstream import ScriptedUpstream, scripted_upstream
+
+EXAMPLE_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "qa_agent.py"
 
 
 @pytest.fixture
@@ -118,3 +128,35 @@ async def test_dev_shows_the_proxy_recorded_calls(upstream: ScriptedUpstream, tm
     assert item.outcome.succeeded
     names = [s.name for s in item.outcome.spans]
     assert names.count(semconv.LLM_SPAN_NAME) == 2 and names[-1] == semconv.REWARD_SPAN_NAME
+
+
+async def test_the_docs_example_agent_trains_through_the_proxy(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    """examples/agents/qa_agent.py, shown in docs/agents.md, as the docs use it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("qa_agent_example", EXAMPLE_AGENT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    trainer = Trainer(
+        engine="openai",
+        engine_options={"base_url": upstream.url},
+        initial_resources={"prompt": PromptTemplate(template="Answer briefly: {question}")},
+        store="memory://",
+        bus="memory",
+        output_dir=tmp_path,
+        progress=False,
+        concurrency=4,
+    )
+    tasks = [  # the scripted upstream echoes the question, so "paris" is found, "42" is not
+        {"question": "What is the capital of France? paris", "answer": "Paris"},
+        {"question": "What is six times seven?", "answer": "42"},
+    ]
+    result = await trainer.fit_async(module.qa_agent, tasks)
+    assert result.best_score == 0.5
+    best = trainer.best_resources().resources
+    assert set(best) == {"prompt", "main_llm"} and isinstance(best["main_llm"], LLM)
+    sent = upstream.requests[0]["messages"][0]["content"]
+    assert sent.startswith("Answer briefly: ")
