@@ -6,7 +6,7 @@ from typing import Any
 
 DEMO_DEFAULTS: dict[str, Any] = {
     "steps": 30,
-    "n_train": 300,
+    "n_train": 290,
     "n_val": 100,
     "eval_every": 10,
     "tasks_per_step": 2,

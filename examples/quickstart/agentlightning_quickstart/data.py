@@ -25,11 +25,14 @@ def make_problem(a: int, b: int, op: str, name: str, item: str) -> dict[str, Any
 
 
 def make_split(
-    n_train: int = 200, n_val: int = 100, seed: int = 0
+    n_train: int = 290, n_val: int = 100, seed: int = 0
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Distinct problems, shuffled with ``seed``; the first ``n_val`` are held out."""
+    """Distinct problems (392 exist), shuffled with ``seed``; the first ``n_val`` are held out."""
     rng = random.Random(seed)
-    keys = [(a, b, op) for a in range(16) for b in range(16) for op in "+-"]
+    # a - b is asked as "has max(a, b), gives away min(a, b)": keep each subtraction once, so no
+    # held-out problem has its arithmetic twin in the training set.
+    keys = [(a, b, "+") for a in range(16) for b in range(16)]
+    keys += [(a, b, "-") for a in range(16) for b in range(a + 1)]
     rng.shuffle(keys)
     if n_train + n_val > len(keys):
         raise ValueError(f"n_train + n_val must be at most {len(keys)}, got {n_train + n_val}")
