@@ -68,14 +68,18 @@ def last_number(text: str | None) -> int | None:
     return int(found[-1]) if found else None
 
 
-def score(reply: str | None, answer: int) -> float:
-    """Reward: 1 when the reply's last integer is the exact answer, else 0 (no shaping: with
-    this model and task the base policy is right often enough to give GRPO a signal)."""
+def score(reply: str | None, answer: int, finished: bool = True) -> float:
+    """Reward: 1 when the reply's last integer is the exact answer, else 0. One shaping: a reply
+    cut off by the token limit (``finished=False``) scores 0 — it did not answer, and scoring
+    wherever the cut fell made the reward noise (measured: see the README)."""
+    if not finished:
+        return 0.0
     return 1.0 if last_number(reply) == answer else 0.0
 
 
-def solve(task: dict[str, Any], llm: LLM) -> tuple[str | None, int]:
-    """Run the conversation; returns the final reply and the number of LLM calls."""
+def solve(task: dict[str, Any], llm: LLM) -> tuple[str | None, int, bool]:
+    """Run the conversation; returns the final reply, the number of LLM calls, and whether the
+    reply finished (was not cut off by the token limit)."""
     from openai import OpenAI
 
     client = OpenAI(base_url=llm.endpoint, api_key=llm.api_key_value, max_retries=0, timeout=600)
@@ -85,6 +89,7 @@ def solve(task: dict[str, Any], llm: LLM) -> tuple[str | None, int]:
     ]
     reply: str | None = None
     calls = 0
+    finished = False
     for _ in range(MAX_TURNS):
         response = client.chat.completions.create(
             model=llm.model,
@@ -95,6 +100,7 @@ def solve(task: dict[str, Any], llm: LLM) -> tuple[str | None, int]:
         calls += 1
         message = response.choices[0].message
         reply = message.content
+        finished = response.choices[0].finish_reason != "length"
         if not message.tool_calls:
             break
         messages.append(message.model_dump(exclude_none=True))
@@ -106,10 +112,11 @@ def solve(task: dict[str, Any], llm: LLM) -> tuple[str | None, int]:
                 result = "error: arguments must be a JSON object with an expression"
             messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
         reply = None
-    return reply, calls
+        finished = False
+    return reply, calls, finished
 
 
 @rollout
 def calculator_agent(task: dict[str, Any], llm: LLM) -> float:
-    reply, _ = solve(task, llm)
-    return score(reply, int(task["answer"]))
+    reply, _, finished = solve(task, llm)
+    return score(reply, int(task["answer"]), finished)

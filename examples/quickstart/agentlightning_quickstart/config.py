@@ -12,6 +12,6 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "tasks_per_step": 2,
     "group_size": 8,
     "temperature": 0.7,
-    "max_tokens": 32,
-    "learning_rate": 3e-5,
+    "max_tokens": 48,
+    "learning_rate": 2e-5,
 }

@@ -49,3 +49,4 @@ def test_the_reward_reads_the_last_integer() -> None:
     assert score("20 coins, or 21", 20) == 0.0
     assert score(None, 3) == 0.0
     assert score("no number", 0) == 0.0
+    assert score("so the answer is 20", 20, finished=False) == 0.0  # cut off by the token limit
