@@ -1,0 +1,285 @@
+"""``GRPO``: sample a group of rollouts per task through the runners, learn, swap the weights in.
+
+One step: ``tasks_per_step`` tasks × ``group_size`` rollouts run through ``ctx.run_rollouts``
+(the agent calls the trainer's LLM proxy, which records every call with its token ids); every
+LLM call of a rollout becomes a training sample carrying that rollout's group-relative
+advantage, so multi-turn rollouts are trained call by call; the learner takes one optimizer
+step; the new weights go into the engine in-process (``engine.update_weights``) and a new LLM
+resource version names them, so later rollouts (and the spans they record) say which weights
+answered. Validation is greedy (temperature 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import statistics as stats
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agentlightning_core.algorithm import Algorithm, AlgorithmResult, RolloutOutcome, TrainerContext
+from agentlightning_core.triplet import TraceToTriplet
+
+from .checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import GRPOConfig
+from .learner import Learner, Sample
+from .losses import group_advantages
+
+log = logging.getLogger(__name__)
+
+
+class GRPO(Algorithm):
+    """Group-relative policy optimisation of the trainer's local engine.
+
+    Accepts a :class:`GRPOConfig`, a mapping, or its fields as keyword arguments
+    (``Trainer(algorithm="grpo", steps=40, learning_rate=2e-5)``). Needs an engine that serves
+    a local model and can swap weights (``engine="transformers"``).
+    """
+
+    name = "grpo"
+
+    def __init__(self, config: GRPOConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+        base = config.model_dump() if isinstance(config, GRPOConfig) else dict(config or {})
+        self.config = GRPOConfig(**{**base, **overrides})
+        self.learner: Learner | None = None
+        self.state = TrainState()
+        self._last_eval_step: int | None = None
+        self._last_eval_accuracy: float | None = None
+
+    # ------------------------------------------------------------------ setup
+    async def _setup(self, ctx: TrainerContext) -> Any:
+        engine = ctx.engine
+        if engine is None:
+            raise ValueError(
+                "GRPO trains the model the trainer serves: pass engine='transformers' to the Trainer "
+                "(pip install agentlightning-transformers)"
+            )
+        await engine.start()
+        model_path = getattr(engine, "model_path", None)
+        if model_path is None:
+            raise ValueError(
+                f"GRPO needs an engine that serves a local model it can update; engine {engine.name!r} has "
+                "no model_path — use engine='transformers'"
+            )
+        import torch
+
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        device = self.config.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.learner = await asyncio.to_thread(Learner, Path(model_path), self.config, device)
+        return engine
+
+    def _resources(self, ctx: TrainerContext, greedy: bool) -> dict[str, Any]:
+        cfg = self.config
+        if greedy:
+            llm = ctx.default_llm(temperature=0.0, max_tokens=cfg.eval_max_tokens or cfg.max_tokens)
+        else:
+            llm = ctx.default_llm(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+        return {**ctx.initial_resources, cfg.llm_resource: llm}
+
+    # -------------------------------------------------------------------- run
+    async def run(self, ctx: TrainerContext) -> AlgorithmResult:
+        cfg = self.config
+        if not ctx.train_data:
+            raise ValueError(
+                "GRPO needs training data: fit(agent, train_data, val_data) with train_data non-empty"
+            )
+        engine = await self._setup(ctx)
+        learner = self.learner
+        assert learner is not None
+        state = TrainState(weights_version=engine.weights_version)
+        resumed = False
+        if cfg.resume:
+            ckpt = latest_checkpoint(ctx.output_dir)
+            if ckpt is not None:
+                state = await asyncio.to_thread(load_checkpoint, ckpt, learner)
+                state.weights_version = await engine.update_weights(
+                    learner.export_weights(), state.weights_version
+                )
+                _restore_history(ctx, state.metrics_history)
+                resumed = True
+                log.info("resumed from %s (step %d)", ckpt, state.step)
+        self.state = state
+        val = ctx.val_data or []
+        if val and cfg.eval_before and not resumed:
+            await self._evaluate(ctx, val, step=0)
+        task_id = None
+        if ctx.progress is not None:
+            task_id = ctx.progress.add_task("GRPO steps", total=cfg.steps, completed=state.step)
+        train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
+        train_seconds = sum(float(m.get("time/step_s", 0.0)) for m in ctx.metrics_history)
+        while state.step < cfg.steps and not self._should_stop(train_seconds):
+            step_started = time.perf_counter()
+            tasks = self._next_tasks(ctx.train_data, state)
+            inputs = [t for t in tasks for _ in range(cfg.group_size)]
+            groups = [g for g in range(len(tasks)) for _ in range(cfg.group_size)]
+            t0 = time.perf_counter()
+            outcomes = await ctx.run_rollouts(
+                inputs,
+                mode="train",
+                resources_id=train_update.resources_id,
+                metadata=[{"grpo_step": state.step + 1, "group": g} for g in groups],
+                description=f"step {state.step + 1} rollouts",
+            )
+            rollout_s = time.perf_counter() - t0
+            samples, summary = self._samples(outcomes, groups)
+            stats_ = await asyncio.to_thread(learner.train_step, samples)
+            t1 = time.perf_counter()
+            state.weights_version = await engine.update_weights(learner.export_weights())
+            train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
+            swap_s = time.perf_counter() - t1
+            state.step += 1
+            step_s = time.perf_counter() - step_started
+            train_seconds += step_s
+            gen_tokens = summary.pop("completion_tokens")
+            record = {
+                **summary,
+                "train/loss": stats_.loss,
+                "train/kl": stats_.kl,
+                "train/clip_fraction": stats_.clip_fraction,
+                "train/grad_norm": stats_.grad_norm,
+                "train/trained_samples": stats_.trained_samples,
+                "perf/generation_tokens_per_s": gen_tokens / rollout_s if rollout_s > 0 else 0.0,
+                "perf/train_tokens_per_s": stats_.tokens / stats_.seconds if stats_.seconds > 0 else 0.0,
+                "perf/tokens_per_s": gen_tokens / step_s if step_s > 0 else 0.0,
+                "time/rollouts_s": rollout_s,
+                "time/train_s": stats_.seconds,
+                "time/weight_swap_s": swap_s,
+                "time/step_s": step_s,
+                "time/train_total_s": train_seconds,
+                "weights_version": state.weights_version,
+            }
+            ctx.log_metrics(record, step=state.step)
+            if ctx.progress is not None and task_id is not None:
+                ctx.progress.update(
+                    task_id,
+                    completed=state.step,
+                    description=f"GRPO step {state.step}/{cfg.steps} reward {summary['train/reward_mean']:.2f}",
+                )
+            last = state.step == cfg.steps or self._should_stop(train_seconds)
+            if val and cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
+                await self._evaluate(ctx, val, step=state.step)
+            if cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or last):
+                state.metrics_history = list(ctx.metrics_history)
+                await asyncio.to_thread(save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints)
+        if ctx.progress is not None and task_id is not None:
+            ctx.progress.remove_task(task_id)
+        final_score = None
+        reached = cfg.stop_at_accuracy is not None and (state.best_val or 0.0) >= cfg.stop_at_accuracy
+        if val and cfg.eval_after and not (reached and self._last_eval_step == state.step):
+            final_score = await self._evaluate(ctx, val, step=state.step)
+        elif val and self._last_eval_step == state.step:
+            final_score = self._last_eval_accuracy
+        final = await ctx.publish_resources(self._resources(ctx, greedy=False))
+        ctx.best_resources_id = final.resources_id
+        return AlgorithmResult(
+            best_resources_id=final.resources_id,
+            best_score=final_score,
+            metrics=ctx.metrics_history,
+            extra={
+                "weights_version": state.weights_version,
+                "best_val_accuracy": state.best_val,
+                "steps": state.step,
+            },
+        )
+
+    # ----------------------------------------------------------------- pieces
+    def _should_stop(self, train_seconds: float) -> bool:
+        cfg = self.config
+        if cfg.time_budget_s is not None and train_seconds >= cfg.time_budget_s:
+            return True
+        return cfg.stop_at_accuracy is not None and (self.state.best_val or 0.0) >= cfg.stop_at_accuracy
+
+    def _next_tasks(self, data: Sequence[Any], state: TrainState) -> list[Any]:
+        """``tasks_per_step`` tasks, walking a seeded permutation of the data epoch by epoch."""
+        out: list[Any] = []
+        while len(out) < self.config.tasks_per_step:
+            if state.cursor >= len(state.order) or len(state.order) != len(data):
+                state.order = list(range(len(data)))
+                random.Random(self.config.seed + state.epoch).shuffle(state.order)
+                state.cursor = 0
+                state.epoch += 1
+            out.append(data[state.order[state.cursor]])
+            state.cursor += 1
+        return out
+
+    def _samples(
+        self, outcomes: list[RolloutOutcome], groups: list[int]
+    ) -> tuple[list[Sample], dict[str, Any]]:
+        cfg = self.config
+        rewards = [o.reward if o.reward is not None else 0.0 for o in outcomes]
+        advantages = group_advantages(rewards, groups, scale=cfg.scale_rewards)
+        transform = TraceToTriplet(agent_match=cfg.agent_match, require_tokens=True)
+        samples: list[Sample] = []
+        calls: list[int] = []
+        tokens = 0
+        for outcome, adv, group in zip(outcomes, advantages, groups, strict=True):
+            triplets = outcome.triplets(transform)
+            calls.append(len(triplets))
+            for t in triplets:
+                samples.append(Sample(t.prompt_token_ids, t.response_token_ids, adv, group))
+                tokens += len(t.response_token_ids)
+        summary = {
+            "train/reward_mean": stats.fmean(rewards),
+            "train/reward_std": stats.pstdev(rewards) if len(rewards) > 1 else 0.0,
+            "train/accuracy": sum(r >= cfg.success_threshold for r in rewards) / len(rewards),
+            "train/failed": sum(1 for o in outcomes if not o.succeeded),
+            "train/calls_per_rollout": stats.fmean(calls) if calls else 0.0,
+            "train/zero_advantage_groups": _flat_groups(rewards, groups),
+            "completion_tokens": tokens,
+        }
+        if not samples:
+            log.warning(
+                "no LLM call with token ids was recorded in %d rollouts: is the agent calling the LLM "
+                "resource's endpoint (the trainer's proxy)?",
+                len(outcomes),
+            )
+        return samples, summary
+
+    async def _evaluate(self, ctx: TrainerContext, val: Sequence[Any], step: int) -> float:
+        cfg = self.config
+        update = await ctx.publish_resources(self._resources(ctx, greedy=True))
+        t0 = time.perf_counter()
+        evaluation = await ctx.evaluate(
+            val, resources_id=update.resources_id, description=f"val (step {step})"
+        )
+        values = [o.reward if o.reward is not None else 0.0 for o in evaluation.outcomes]
+        accuracy = sum(v >= cfg.success_threshold for v in values) / max(len(values), 1)
+        ctx.log_metrics(
+            {
+                "val/accuracy": accuracy,
+                "val/reward_mean": evaluation.mean_reward,
+                "val/n": evaluation.n,
+                "val/failed": evaluation.n_failed,
+                "time/val_s": time.perf_counter() - t0,
+                "weights_version": self.state.weights_version,
+            },
+            step=step,
+        )
+        self._last_eval_step = step
+        self._last_eval_accuracy = accuracy
+        if self.state.best_val is None or accuracy > self.state.best_val:
+            self.state.best_val = accuracy
+        return accuracy
+
+
+def _flat_groups(rewards: list[float], groups: list[int]) -> int:
+    by: dict[int, set[float]] = {}
+    for r, g in zip(rewards, groups, strict=True):
+        by.setdefault(g, set()).add(r)
+    return sum(1 for values in by.values() if len(values) == 1)
+
+
+def _restore_history(ctx: TrainerContext, history: list[dict[str, Any]]) -> None:
+    """Continue the metrics where the checkpoint left them: records logged after it are dropped."""
+    ctx.metrics_history[:] = list(history)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    with (ctx.output_dir / "metrics.jsonl").open("w") as fh:
+        for record in history:
+            fh.write(json.dumps(record, default=str) + "\n")

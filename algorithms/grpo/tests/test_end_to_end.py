@@ -1,0 +1,109 @@
+"""One real GRPO step through runner -> proxy -> store -> trainer with the real model, then a
+resume from its checkpoint. The agent is plain ``openai`` client code making two calls per
+rollout, so multi-turn training is exercised too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+import torch
+from agentlightning_grpo import GRPO
+from agentlightning_transformers import TransformersEngine
+
+from agentlightning_core import LLM, Trainer, rollout
+
+pytestmark = pytest.mark.slow
+
+
+@rollout
+def two_turn_agent(task: dict[str, Any], llm: LLM) -> float:
+    client = openai.OpenAI(base_url=llm.endpoint, api_key=llm.api_key_value, max_retries=0)
+    messages: list[Any] = [{"role": "user", "content": task["question"]}]
+    first = client.chat.completions.create(model=llm.model, messages=messages, **llm.sampling_parameters)
+    messages += [
+        {"role": "assistant", "content": first.choices[0].message.content or ""},
+        {"role": "user", "content": "Say it again."},
+    ]
+    second = client.chat.completions.create(model=llm.model, messages=messages, **llm.sampling_parameters)
+    # a reward that differs between samples, so every group carries signal
+    return float(len(second.choices[0].message.content or "")) / 10.0
+
+
+def run(out: Path, steps: int, resume: bool) -> tuple[Trainer, TransformersEngine]:
+    engine = TransformersEngine(threads=2, max_tokens=8)
+    algo = GRPO(
+        steps=steps,
+        tasks_per_step=1,
+        group_size=4,
+        max_tokens=5,
+        learning_rate=1e-4,
+        eval_before=False,
+        eval_after=False,
+        checkpoint_every=1,
+        resume=resume,
+        threads=2,
+    )
+    trainer = Trainer(
+        algo, engine=engine, n_runners=1, concurrency=4, store="memory://", output_dir=out, progress=False
+    )
+    trainer.fit(two_turn_agent, [{"question": "What is 2+3?"}, {"question": "Name a color."}])
+    return trainer, engine
+
+
+def records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_grpo_step_trains_the_served_model_and_resume_continues(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    trainer, engine = run(out, steps=1, resume=False)
+    algo = trainer.algorithm
+    assert isinstance(algo, GRPO)
+    assert engine.weights_version == 1
+    learner = algo.learner
+    assert learner is not None
+    # the engine now serves the learner's weights, which moved away from the starting ones
+    served = engine.model.state_dict()
+    trained = learner.export_weights()
+    name = "model.layers.0.mlp.down_proj.weight"
+    assert torch.equal(served[name], trained[name])
+    start = TransformersEngine(max_tokens=8)
+    start._load()
+    assert not torch.equal(start.model.state_dict()[name], served[name])
+
+    (step1,) = records(out)
+    assert step1["step"] == 1
+    for key in (
+        "train/reward_mean",
+        "train/reward_std",
+        "train/accuracy",
+        "train/kl",
+        "train/loss",
+        "perf/tokens_per_s",
+        "perf/generation_tokens_per_s",
+        "perf/train_tokens_per_s",
+        "time/step_s",
+    ):
+        assert key in step1, key
+    assert step1["train/calls_per_rollout"] == 2  # both turns of every rollout are trained
+    assert step1["train/trained_samples"] == 8
+    assert step1["weights_version"] == 1
+    assert (out / "checkpoints" / "step-000001" / "state.json").exists()
+
+    # the published LLM resource names the new weights
+    best = trainer.best_resources()
+    llm = best.resources["main_llm"]
+    assert isinstance(llm, LLM)
+    assert llm.weights_version == 1
+
+    trainer2, engine2 = run(out, steps=2, resume=True)
+    history = records(out)
+    assert [r["step"] for r in history] == [1, 2]
+    assert history[0] == step1  # the same history, continued
+    assert engine2.weights_version == 2
+    assert (out / "checkpoints" / "step-000002" / "state.json").exists()
+    assert not (out / "checkpoints" / "step-000001").exists()  # keep_checkpoints=1

@@ -1,0 +1,213 @@
+"""Time to accuracy on the reference task: ours and TRL's GRPOTrainer side by side, one run.
+
+Task (from issue 3): "What is a+b?" with a, b in 0..15 (256 pairs, shuffled with seed 0; a fixed
+100 held out, 156 for training); system prompt "You are a calculator. Reply with only the
+number."; reward 1 when the last integer of the reply equals a+b; held-out accuracy is greedy.
+Both train SmolLM2-135M-Instruct in fp32 on 2 threads, 2 prompts x 8 completions per step, at
+most 24 new tokens, beta 0. The clock counts training only: it is paused while the held-out set
+is evaluated, for both. Each run stops at 90% held-out accuracy or at its time budget.
+
+    make bench-deps && .venv/bin/python benchmarks/learning_cpu.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import _grpo_common as common
+
+SYSTEM = "You are a calculator. Reply with only the number."
+TARGET = 0.90
+
+
+def split() -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    pairs = [{"a": a, "b": b} for a in range(16) for b in range(16)]
+    random.Random(0).shuffle(pairs)
+    return pairs[100:], pairs[:100]
+
+
+def question(t: dict[str, int]) -> str:
+    return f"What is {t['a']}+{t['b']}?"
+
+
+def reward(reply: str | None, t: dict[str, int]) -> float:
+    found = re.findall(r"-?\d+", reply or "")
+    return 1.0 if found and int(found[-1]) == t["a"] + t["b"] else 0.0
+
+
+def run_ours(args: argparse.Namespace, out: Path) -> list[tuple[float, float]]:
+    import openai
+    from agentlightning_grpo import GRPO
+    from agentlightning_transformers import TransformersEngine
+
+    from agentlightning_core import LLM, Trainer, rollout
+
+    @rollout
+    async def calc(task: dict[str, int], llm: LLM) -> float:
+        client = openai.AsyncOpenAI(
+            base_url=llm.endpoint, api_key=llm.api_key_value, max_retries=0, timeout=900
+        )
+        r = await client.chat.completions.create(
+            model=llm.model,
+            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": question(task)}],
+            **llm.sampling_parameters,
+        )
+        return reward(r.choices[0].message.content, task)
+
+    train, val = split()
+    algo = GRPO(
+        steps=10_000,
+        tasks_per_step=2,
+        group_size=8,
+        max_tokens=24,
+        learning_rate=args.lr,
+        eval_every=args.eval_every,
+        stop_at_accuracy=TARGET,
+        time_budget_s=args.budget_min * 60,
+        threads=args.threads,
+    )
+    engine = TransformersEngine(threads=args.threads, max_batch_size=128)
+    trainer = Trainer(
+        algo, engine=engine, n_runners=1, concurrency=128, store="memory://", output_dir=out, progress=False
+    )
+    trainer.fit(calc, train, val)
+    curve = []
+    for m in trainer.last_result.metrics if trainer.last_result else []:
+        if "val/accuracy" in m:
+            spent = sum(
+                x.get("time/step_s", 0.0)
+                for x in trainer.last_result.metrics
+                if x.get("step", 0) <= m["step"]
+            )
+            curve.append((spent, float(m["val/accuracy"])))
+    return curve
+
+
+def run_trl(args: argparse.Namespace, out: Path) -> list[tuple[float, float]]:
+    trl = common.need_trl()
+    import torch
+    from agentlightning_transformers.loading import default_model_path
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+
+    torch.set_num_threads(args.threads)
+    path = default_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    train, val = split()
+
+    def prompt(t: dict[str, int]) -> list[dict[str, str]]:
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question(t)}]
+
+    data = Dataset.from_list([{"prompt": prompt(t), "a": t["a"], "b": t["b"]} for t in train] * 50)
+
+    def rewards(completions: list[Any], a: list[int], b: list[int], **_: Any) -> list[float]:
+        return [reward(c[0]["content"], {"a": x, "b": y}) for c, x, y in zip(completions, a, b, strict=True)]
+
+    gen_tok = AutoTokenizer.from_pretrained(path)
+    gen_tok.padding_side = "left"
+    texts = [gen_tok.apply_chat_template(prompt(t), tokenize=False, add_generation_prompt=True) for t in val]
+
+    def accuracy() -> float:
+        model.eval()
+        enc = gen_tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            outs = model.generate(
+                **enc, max_new_tokens=24, do_sample=False, pad_token_id=gen_tok.pad_token_id
+            )
+        model.train()
+        replies = gen_tok.batch_decode(outs[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        return sum(reward(r, t) for r, t in zip(replies, val, strict=True)) / len(val)
+
+    curve: list[tuple[float, float]] = []
+    clock = {"spent": 0.0, "t0": 0.0}
+
+    class Eval(TrainerCallback):  # type: ignore[misc]
+        def on_train_begin(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
+            curve.append((0.0, accuracy()))
+            clock["t0"] = time.perf_counter()
+
+        def on_step_end(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
+            clock["spent"] += time.perf_counter() - clock["t0"]
+            if state.global_step % args.eval_every == 0:
+                acc = accuracy()
+                curve.append((clock["spent"], acc))
+                print(
+                    f"  trl  step {state.global_step:4d}  {clock['spent'] / 60:5.1f} min  acc {acc:.2f}",
+                    flush=True,
+                )
+                if acc >= TARGET or clock["spent"] >= args.budget_min * 60:
+                    control.should_training_stop = True
+            clock["t0"] = time.perf_counter()
+
+    config = trl.GRPOConfig(
+        output_dir=str(out),
+        per_device_train_batch_size=16,
+        num_generations=8,
+        max_completion_length=24,
+        learning_rate=1e-5,
+        beta=0.0,
+        temperature=1.0,
+        max_steps=100_000,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        seed=0,
+        dataloader_num_workers=0,
+    )
+    trainer = trl.GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=config,
+        train_dataset=data,
+        processing_class=tokenizer,
+        callbacks=[Eval()],
+    )
+    trainer.train()
+    return curve
+
+
+def reached(curve: list[tuple[float, float]]) -> str:
+    for spent, acc in curve:
+        if acc >= TARGET:
+            return f"{spent / 60:.1f}"
+    return "not reached"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-5, help="our learning rate (TRL keeps its 1e-5)")
+    parser.add_argument("--eval-every", type=int, default=5, help="steps between held-out evaluations")
+    parser.add_argument("--budget-min", type=float, default=15.0, help="training minutes before giving up")
+    parser.add_argument("--only", choices=["ours", "trl"], default=None)
+    a = parser.parse_args()
+    print(
+        f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)",
+        flush=True,
+    )
+    curves: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fn in (("ours", run_ours), ("trl", run_trl)):
+            if a.only in (None, name):
+                curves[name] = fn(a, Path(tmp) / name)
+                print(f"{name}: held-out accuracy vs training minutes", flush=True)
+                for spent, acc in curves[name]:
+                    print(f"  {spent / 60:6.2f} min  {acc:5.0%}  {'#' * round(acc * 40)}", flush=True)
+    print(f"(load {common.load_average()} at end)")
+    ours = reached(curves["ours"]) if "ours" in curves else "not run"
+    trl = reached(curves["trl"]) if "trl" in curves else "not run"
+    print(f"time-to-90%: ours {ours} min, trl {trl} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The quickstart: a calculator agent written with the plain ``openai`` client, trained by GRPO."""

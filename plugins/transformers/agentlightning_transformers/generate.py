@@ -1,0 +1,222 @@
+"""Batched sampling with a shared prompt prefill: the engine's inner loop.
+
+Decoding a 135M model on a CPU is bound by memory bandwidth (every step reads all weights), so a
+step for 16 sequences costs little more than a step for one: the engine therefore decodes every
+request that arrived together in one batch. Requests with the same prompt (the ``n`` samples of
+one request, or the GRPO group of one task sent by separate rollouts) are prefilled once and their
+KV cache is copied per row. Finished rows leave the batch, so short answers do not pay for long ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class SampleRequest:
+    """One sequence to sample. ``temperature == 0`` is greedy."""
+
+    prompt_ids: list[int]
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop_token_ids: frozenset[int] = frozenset()
+    stop_strings: tuple[str, ...] = ()
+    generator: torch.Generator | None = None
+
+
+@dataclass
+class SampleResult:
+    """Sampled ids (the stop token included, as vLLM returns it) and their log-probs.
+
+    ``logprobs[j]`` is the log-probability of ``token_ids[j]`` under the distribution it was drawn
+    from: softmax(logits / temperature) before top-p truncation (raw logits when greedy) — the
+    policy log-prob a GRPO step at that temperature uses as its "old" log-prob.
+    """
+
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    finish_reason: str = "length"
+
+
+@dataclass
+class BatchStats:
+    prompts: int = 0
+    unique_prompts: int = 0
+    prefill_tokens: int = 0
+    generated_tokens: int = 0
+    steps: int = 0
+
+
+def _sample(
+    logits: torch.Tensor,
+    temps: torch.Tensor,
+    top_p: torch.Tensor,
+    generators: Sequence[torch.Generator | None],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next token and its log-prob for each row (rows may differ in temperature/top-p/seed)."""
+    logits = logits.float()
+    greedy = temps <= 0
+    scaled = logits / torch.where(greedy, torch.ones_like(temps), temps)[:, None]
+    logp = torch.log_softmax(scaled, dim=-1)
+    tokens = torch.empty(logits.shape[0], dtype=torch.long)
+    sample_rows = (~greedy).nonzero().flatten().tolist()
+    if len(sample_rows) < logits.shape[0]:
+        tokens[greedy] = logits[greedy].argmax(dim=-1)
+    if sample_rows:
+        probs = logp[sample_rows].exp()
+        rows_p = top_p[sample_rows]
+        if bool((rows_p < 1.0).any()):
+            sorted_p, order = probs.sort(dim=-1, descending=True)
+            drop = (sorted_p.cumsum(-1) - sorted_p) > rows_p[:, None]
+            sorted_p = sorted_p.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        if any(generators[r] is not None for r in sample_rows):
+            picked = torch.cat(
+                [torch.multinomial(probs[i], 1, generator=generators[r]) for i, r in enumerate(sample_rows)]
+            )
+        else:
+            picked = torch.multinomial(probs, 1).flatten()
+        tokens[sample_rows] = picked
+    return tokens, logp.gather(-1, tokens[:, None]).flatten()
+
+
+def _select_cache(cache: Any, index: torch.Tensor) -> None:
+    cache.batch_select_indices(index)
+
+
+def cache_kwarg(model: Any) -> str:
+    """The forward argument that takes the KV cache: ``cache`` from transformers 5.x on, else
+    ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+@torch.inference_mode()
+def generate_batch(
+    model: Any, requests: Sequence[SampleRequest], pad_id: int, decode: Any = None
+) -> tuple[list[SampleResult], BatchStats]:
+    """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings."""
+    from transformers import DynamicCache
+
+    device = next(model.parameters()).device
+    stats = BatchStats(prompts=len(requests))
+    results = [SampleResult() for _ in requests]
+    if not requests:
+        return results, stats
+    unique: dict[tuple[int, ...], int] = {}
+    row_prompt = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in requests]
+    prompts = list(unique)
+    stats.unique_prompts = len(prompts)
+    cache = DynamicCache()
+    kw = cache_kwarg(model)
+    # The system prompt (and tool list) that every prompt starts with is prefilled once.
+    shared = shared_prefix_len(prompts) if len(prompts) > 1 else 0
+    if shared:
+        model(
+            input_ids=torch.tensor([prompts[0][:shared]], device=device),
+            position_ids=torch.arange(shared, device=device)[None, :],
+            use_cache=True,
+            logits_to_keep=1,
+            **{kw: cache},
+        )
+        cache.batch_repeat_interleave(len(prompts))
+        stats.prefill_tokens += shared
+    suffixes = [p[shared:] for p in prompts]
+    width = max(len(p) for p in suffixes)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), shared + width), dtype=torch.long)
+    mask[:, :shared] = 1
+    for i, p in enumerate(suffixes):
+        ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[i, shared + width - len(p) :] = 1
+        stats.prefill_tokens += len(p)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+    out = model(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=positions.to(device),
+        use_cache=True,
+        logits_to_keep=1,
+        **{kw: cache},
+    )
+    index = torch.tensor(row_prompt, dtype=torch.long)
+    logits = out.logits[:, -1, :].to("cpu")[index]
+    if len(prompts) != len(requests) or row_prompt != list(range(len(requests))):
+        _select_cache(cache, index.to(device))
+    mask = mask[index]
+    next_pos = mask.sum(-1)  # position of the next token = prompt length
+    active = list(range(len(requests)))  # request index of each batch row
+    temps = torch.tensor([r.temperature for r in requests], dtype=torch.float32)
+    top_p = torch.tensor([r.top_p for r in requests], dtype=torch.float32)
+    generators = [r.generator for r in requests]
+    step = 0
+    while active:
+        rows_t = temps[active]
+        rows_p = top_p[active]
+        tokens, logps = _sample(logits, rows_t, rows_p, [generators[a] for a in active])
+        keep: list[int] = []
+        for row, req_i in enumerate(active):
+            req = requests[req_i]
+            res = results[req_i]
+            tok = int(tokens[row])
+            res.token_ids.append(tok)
+            res.logprobs.append(float(logps[row]))
+            if tok in req.stop_token_ids:
+                res.finish_reason = "stop"
+            elif (
+                req.stop_strings
+                and decode is not None
+                and _hits_stop(decode(res.token_ids), req.stop_strings)
+            ):
+                res.finish_reason = "stop"
+            elif len(res.token_ids) >= req.max_new_tokens:
+                res.finish_reason = "length"
+            else:
+                keep.append(row)
+        stats.generated_tokens += len(active)
+        step += 1
+        if not keep:
+            break
+        if len(keep) != len(active):
+            sel = torch.tensor(keep, dtype=torch.long)
+            _select_cache(cache, sel.to(device))
+            mask = mask[sel]
+            next_pos = next_pos[sel]
+            tokens = tokens[sel]
+            active = [active[r] for r in keep]
+        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=-1)
+        out = model(
+            input_ids=tokens[:, None].to(device),
+            attention_mask=mask.to(device),
+            position_ids=next_pos[:, None].to(device),
+            use_cache=True,
+            **{kw: cache},
+        )
+        logits = out.logits[:, -1, :].to("cpu")
+        next_pos = next_pos + 1
+    stats.steps = step
+    return results, stats
+
+
+#: a common prefix shorter than this is not worth a separate forward pass
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_len(prompts: Sequence[Sequence[int]], minimum: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own; 0 when short."""
+    first = prompts[0]
+    limit = min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n if n >= minimum else 0
+
+
+def _hits_stop(text: str, stops: Sequence[str]) -> bool:
+    return any(s and s in text for s in stops)
