@@ -9,9 +9,10 @@ at once), then:
   candidates, ``c``: ``ucb_c``) until the budget is spent; keep the ``keep`` best means.
   Ties go to the candidate with fewer pulls, then to the older one.
 * ``successive_rejects`` — phases ``k = 1 .. K - keep`` over ``K`` candidates: bring every
-  survivor up to ``n_k`` pulls, then drop the one with the lowest mean (ties: the newer one).
-  ``n_k = max(1, floor(B / (L * (K + 1 - k))))`` with ``L = 1 + sum(1/i for i in keep+2 .. K)``,
-  which makes the schedule spend exactly ``B`` pulls when every candidate starts from zero.
+  survivor up to ``n_k`` pulls, then drop the one with the lowest mean (ties: fewer pulls, then
+  the newer one). ``n_k = max(1, floor(B / (L * (K + 1 - k))))`` with
+  ``L = 1 + sum(1/i for i in keep+2 .. K)``. From zero the schedule spends at most ``B`` pulls,
+  exactly ``B`` only when the floors come out even; the remainder is left unspent.
 
 Pulls carried over from earlier rounds count (a survivor keeps its score), so an incumbent needs
 fewer new pulls. The state lives in :class:`SelectionState` and the functions here derive

@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 import pytest
-from agentlightning_apo import APOState
+from agentlightning_apo import APOState, load_best_prompts
 from agentlightning_apo.chat import ChatError
 from agentlightning_apo.expand import train_indices
 from agentlightning_apo.selection import best_by_mean, sr_schedule
@@ -140,6 +140,9 @@ async def test_apo_finds_better_prompts_and_records_everything(harness: Any) -> 
     assert f"Best candidate **{state.final.best_id}**" in report and best_prompt.template in report
     for cid in state.candidates:
         assert f"| {cid} |" in report
+    # the documented way to get the result in a later process: best_prompt.json
+    assert load_best_prompts(ctx.output_dir / "apo") == {"prompt": best_prompt.template}
+    assert load_best_prompts(ctx.output_dir / "apo" / "best_prompt.json") == {"prompt": best_prompt.template}
     # one metrics record per round plus the final one, in metrics.jsonl too
     rounds = [m for m in ctx.metrics_history if "apo/round" in m]
     assert [m["apo/round"] for m in rounds] == [1, 2, 3]

@@ -51,6 +51,7 @@ def build_graph(llm: LLM, max_turns: int = 2, max_tokens: int = DEFAULT_MAX_TOKE
     sampling = {
         k: v for k, v in llm.sampling_parameters.items() if k in ("temperature", "max_tokens", "top_p")
     }
+    sampling.setdefault("max_tokens", max_tokens)  # the cap when the LLM resource sets none
     model = ChatOpenAI(base_url=llm.endpoint, api_key=llm.api_key_value, model=llm.model, **sampling)
 
     def ask(system: str, user: str) -> str:

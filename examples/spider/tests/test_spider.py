@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 from agentlightning_otel import OtelTracer
-from spider_agent.agent import CHECK_PROMPT, REWRITE_PROMPT, TRAINED_AGENTS, WRITE_PROMPT, make_agent
+from spider_agent.agent import (
+    CHECK_PROMPT,
+    DEFAULT_MAX_TOKENS,
+    REWRITE_PROMPT,
+    TRAINED_AGENTS,
+    WRITE_PROMPT,
+    make_agent,
+)
 from spider_agent.data_split import splits
 from spider_agent.sql import execute, execution_match, extract_sql, load_questions
 
@@ -112,6 +119,9 @@ async def test_write_check_rewrite_through_the_proxy_and_agent_match() -> None:
         results = await harness.run(make_agent(), tasks, tracer=OtelTracer())
     first, second = results
     assert [r.reward for r in results] == [1.0, 1.0]
+    # the LLM resource sets no cap, so every call carries the example's default completion cap
+    caps = {r.body.get("max_completion_tokens", r.body.get("max_tokens")) for r in upstream.requests}
+    assert caps == {DEFAULT_MAX_TOKENS}, caps
     nodes = [
         s.attributes[semconv.AGENT_NAME]
         for s in sorted(first.spans, key=lambda s: s.start_time)
