@@ -419,11 +419,14 @@ async def test_stop_from_another_thread(store: InMemoryStore) -> None:
     def agent(task: str) -> float:
         return 1.0
 
+    ro = await store.enqueue_rollout("t")
     runner = Runner(agent, store)
     task = asyncio.create_task(runner.run())
-    await asyncio.sleep(0.05)
+    await wait_final(store, [ro.rollout_id])
     await asyncio.to_thread(runner.stop)
-    await asyncio.wait_for(task, 5)
+    stats = await asyncio.wait_for(task, 5)  # stop() called from another thread ends run()
+    assert stats.dequeued == 1 and stats.succeeded == 1
+    assert (await store.get_rollout(ro.rollout_id)).status is RolloutStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 async def test_max_rollouts_ends_the_run(store: InMemoryStore) -> None:
