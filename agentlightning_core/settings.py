@@ -6,11 +6,55 @@ plugin, ``RABBITMQ_*`` in the rabbitmq plugin, ...); this class holds what the c
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: heartbeat limit (seconds) a store applies to a rollout whose config sets no ``unresponsive_seconds``
+DEFAULT_UNRESPONSIVE_SECONDS = 300.0
 
-class CoreSettings(BaseSettings):
+#: values of ``AGL_DEFAULT_UNRESPONSIVE_SECONDS`` that turn the default limit off
+UNRESPONSIVE_LIMIT_OFF = frozenset({"0", "off", "none", "never"})
+
+
+class StoreSettings(BaseSettings):
+    """What every store reads when it is built; on its own so that an unrelated bad variable
+    cannot stop a store from being made."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    agl_default_unresponsive_seconds: float | None = Field(
+        default=DEFAULT_UNRESPONSIVE_SECONDS,
+        gt=0,
+        description=(
+            "seconds without a heartbeat after which the watchdog marks an attempt unresponsive "
+            "when its rollout's config sets no unresponsive_seconds; 0, off, none or never: no limit"
+        ),
+    )
+
+    @field_validator("agl_default_unresponsive_seconds", mode="before")
+    @classmethod
+    def _opt_out(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if not word:  # set but empty: as if unset, the limit stays on
+                return DEFAULT_UNRESPONSIVE_SECONDS
+            if word in UNRESPONSIVE_LIMIT_OFF or _is_zero(word):
+                return None
+        elif value == 0 and not isinstance(value, bool):
+            return None
+        return value
+
+
+def _is_zero(word: str) -> bool:
+    try:
+        return float(word) == 0
+    except ValueError:
+        return False
+
+
+class CoreSettings(StoreSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     database_url: str | None = Field(
@@ -34,3 +78,8 @@ class CoreSettings(BaseSettings):
 def load_settings() -> CoreSettings:
     """Read the environment now (tests change it between calls)."""
     return CoreSettings()
+
+
+def default_unresponsive_seconds() -> float | None:
+    """``AGL_DEFAULT_UNRESPONSIVE_SECONDS`` read now: 300 s unless set; ``None`` when turned off."""
+    return StoreSettings().agl_default_unresponsive_seconds

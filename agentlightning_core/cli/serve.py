@@ -2,13 +2,16 @@
 
 Runners elsewhere connect with ``agl runner --server URL`` (their store is then
 :class:`~agentlightning_core.client.HttpStore`). The token comes from ``AGL_SERVER_TOKEN``
-only, never from the command line, where other users of the machine could read it.
+only, never from the command line, where other users of the machine could read it. Without a
+token the server is open, so it refuses to listen beyond the loopback interface unless
+``--insecure-no-auth`` says that is meant.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
@@ -19,6 +22,36 @@ import click
 from ..settings import load_settings
 
 log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``); any other name or
+    address, ``0.0.0.0`` and ``::`` included, may be reachable from other machines."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth(host: str, token: str | None, insecure_no_auth: bool) -> None:
+    """Refuse an open server on a non-loopback interface unless ``--insecure-no-auth`` is given."""
+    if token or is_loopback(host):
+        return
+    if not insecure_no_auth:
+        raise click.UsageError(
+            f"refusing to listen on {host} without AGL_SERVER_TOKEN: anyone who can reach the port "
+            "could use the store and the LLM proxy. Set AGL_SERVER_TOKEN (e.g. "
+            "AGL_SERVER_TOKEN=$(openssl rand -hex 16)) and give runners the same token, or pass "
+            "--insecure-no-auth to serve without authentication on purpose."
+        )
+    click.echo(
+        f"warning: listening on {host} without AGL_SERVER_TOKEN (--insecure-no-auth): "
+        "anyone who can reach it can use it",
+        err=True,
+    )
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -58,6 +91,12 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--port", type=int, default=None, help="Port (default AGL_SERVER_PORT or 4747; 0 = any free port)."
 )
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    default=False,
+    help="Allow listening beyond localhost without AGL_SERVER_TOKEN (anyone who can reach it can use it).",
+)
 def command(
     store_url: str | None,
     engine_name: str | None,
@@ -65,6 +104,7 @@ def command(
     bus_name: str | None,
     host: str | None,
     port: int | None,
+    insecure_no_auth: bool,
 ) -> None:
     """Serve the store, event stream and LLM proxy over HTTP until SIGINT/SIGTERM."""
     settings = load_settings()
@@ -73,11 +113,7 @@ def command(
         raise click.UsageError("--engine-option needs --engine NAME")
     host = host or settings.agl_server_host
     port = settings.agl_server_port if port is None else port
-    if not settings.agl_server_token and host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(
-            f"warning: listening on {host} without AGL_SERVER_TOKEN: anyone who can reach it can use it",
-            err=True,
-        )
+    check_auth(host, settings.agl_server_token, insecure_no_auth)
     runner = _loop_runner()
     try:
         runner(serve(store_url, engine_name, options, bus_name, host, port))

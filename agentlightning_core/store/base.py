@@ -15,19 +15,23 @@ Semantics all backends share (pinned by ``tests/conformance``):
   one; spans of finished attempts are still stored (nothing is lost).
 * The watchdog (``sweep``) ends attempts past ``timeout_seconds`` (``timeout``) or silent
   longer than ``unresponsive_seconds`` (``unresponsive``), so nothing waits on a dead runner.
+  A rollout that sets no ``unresponsive_seconds`` gets the store's
+  ``default_unresponsive_seconds`` (``AGL_DEFAULT_UNRESPONSIVE_SECONDS``, 300 s; ``None``/``off``
+  opts out), decided in :func:`~.transitions.overdue_status` for every backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import NotFoundError
+from ..errors import InvalidRequestError, NotFoundError
 from ..pagination import Page
 from ..types import (
     Attempt,
@@ -56,6 +60,16 @@ LATEST = "latest"
 AttemptSelector = str | Literal["latest"] | None
 
 
+class UseEnvironment(enum.Enum):
+    """Type of :data:`FROM_ENVIRONMENT` (``None`` already means "no limit")."""
+
+    FROM_ENVIRONMENT = "from-environment"
+
+
+#: a store's ``default_unresponsive_seconds`` argument left to ``AGL_DEFAULT_UNRESPONSIVE_SECONDS``
+FROM_ENVIRONMENT = UseEnvironment.FROM_ENVIRONMENT
+
+
 class LightningStore(ABC):
     """Asynchronous store of rollouts, attempts, spans, resources and workers."""
 
@@ -64,10 +78,38 @@ class LightningStore(ABC):
     #: safety re-check period of ``wait_for_rollouts`` when events may come from another process
     wait_recheck_interval: float = 5.0
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, default_unresponsive_seconds: float | None | UseEnvironment = FROM_ENVIRONMENT
+    ) -> None:
         self.bus: EventBus | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self._started = False
+        self._default_unresponsive_seconds: float | None = None
+        if isinstance(default_unresponsive_seconds, UseEnvironment):
+            # imported on use: pydantic-settings stays out of ``import agentlightning_core``
+            from ..settings import default_unresponsive_seconds as from_environment
+
+            default_unresponsive_seconds = from_environment()
+        self.default_unresponsive_seconds = default_unresponsive_seconds
+
+    @property
+    def default_unresponsive_seconds(self) -> float | None:
+        """Heartbeat limit for attempts of rollouts whose config sets no ``unresponsive_seconds``.
+
+        From ``AGL_DEFAULT_UNRESPONSIVE_SECONDS`` (300 s unless set) when the store is built;
+        ``None`` turns it off, and then such attempts are never ended by the watchdog. Keep it
+        several times the runners' heartbeat interval (5 s by default). A store whose watchdog
+        runs elsewhere (``HttpStore``) does not use it: the server's store's value applies.
+        """
+        return self._default_unresponsive_seconds
+
+    @default_unresponsive_seconds.setter
+    def default_unresponsive_seconds(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise InvalidRequestError(
+                f"default_unresponsive_seconds must be > 0 seconds or None for no limit (got {value!r})"
+            )
+        self._default_unresponsive_seconds = value
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -32,7 +32,7 @@ from ..types import (
     Topic,
     Worker,
 )
-from .base import LATEST, AttemptSelector, LightningStore
+from .base import FROM_ENVIRONMENT, LATEST, AttemptSelector, LightningStore, UseEnvironment
 from .transitions import (
     CANCELLED_ERROR,
     can_revive,
@@ -58,8 +58,13 @@ def _detached(model: M) -> M:
 class InMemoryStore(LightningStore):
     """Dicts and an ordered queue; nothing survives the process."""
 
-    def __init__(self, *, watchdog_interval: float | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        *,
+        watchdog_interval: float | None = None,
+        default_unresponsive_seconds: float | None | UseEnvironment = FROM_ENVIRONMENT,
+    ) -> None:
+        super().__init__(default_unresponsive_seconds=default_unresponsive_seconds)
         if watchdog_interval is not None:
             self.watchdog_interval = watchdog_interval
         self._rollouts: dict[str, Rollout] = {}
@@ -326,7 +331,9 @@ class InMemoryStore(LightningStore):
         ended: list[tuple[Rollout, Attempt, bool]] = []
         for attempt in list(self._running.values()):
             rollout = self._rollouts[attempt.rollout_id]
-            verdict = overdue_status(rollout, attempt, now)
+            verdict = overdue_status(
+                rollout, attempt, now, default_unresponsive_seconds=self.default_unresponsive_seconds
+            )
             if verdict is None:
                 continue
             self._end_attempt(attempt, verdict, f"watchdog: attempt {verdict.value}")

@@ -7,7 +7,7 @@ the memory store cannot drift apart.
 from __future__ import annotations
 
 from ..errors import ConflictError, InvalidRequestError
-from ..types import Attempt, AttemptStatus, Rollout, RolloutStatus
+from ..types import Attempt, AttemptStatus, Rollout, RolloutConfig, RolloutStatus
 
 CANCELLED_ERROR = "rollout cancelled"
 
@@ -25,14 +25,31 @@ def rollout_status_after(rollout: Rollout, attempt: Attempt, is_latest: bool) ->
     return RolloutStatus.QUEUED if retry else RolloutStatus.FAILED
 
 
-def overdue_status(rollout: Rollout, attempt: Attempt, now: float) -> AttemptStatus | None:
-    """``TIMEOUT`` or ``UNRESPONSIVE`` if a running attempt broke its rollout's limits."""
+def unresponsive_limit(config: RolloutConfig, default_unresponsive_seconds: float | None) -> float | None:
+    """The heartbeat limit an attempt of a rollout with ``config`` lives under: the rollout's own
+    ``unresponsive_seconds``, else the store's default (``None``: the store's default is off)."""
+    if config.unresponsive_seconds is not None:
+        return config.unresponsive_seconds
+    return default_unresponsive_seconds
+
+
+def overdue_status(
+    rollout: Rollout, attempt: Attempt, now: float, *, default_unresponsive_seconds: float | None
+) -> AttemptStatus | None:
+    """``TIMEOUT`` or ``UNRESPONSIVE`` if a running attempt broke its rollout's limits.
+
+    ``default_unresponsive_seconds`` is the store's heartbeat limit for rollouts that set none
+    (:attr:`LightningStore.default_unresponsive_seconds`), so a rollout enqueued without limits
+    is still recovered when its runner dies. Keyword-only and required: every backend passes
+    its store's value, none can forget it.
+    """
     if attempt.status is not AttemptStatus.RUNNING:
         return None
     cfg = rollout.config
     if cfg.timeout_seconds is not None and now - attempt.start_time > cfg.timeout_seconds:
         return AttemptStatus.TIMEOUT
-    if cfg.unresponsive_seconds is not None and now - attempt.last_heartbeat > cfg.unresponsive_seconds:
+    limit = unresponsive_limit(cfg, default_unresponsive_seconds)
+    if limit is not None and now - attempt.last_heartbeat > limit:
         return AttemptStatus.UNRESPONSIVE
     return None
 

@@ -1,8 +1,12 @@
 """The store conformance suite (see :mod:`agentlightning_core.store.base` for the rules).
 
 Needs a ``store`` fixture yielding a started, empty store. Time-dependent rules are checked by
-calling ``sweep(now=...)`` with a time in the future, so the suite is fast and deterministic; one
-test also waits for the real watchdog loop (stores are expected to sweep at least every second).
+calling ``sweep(now=...)`` with a time in the future, so the suite is fast and deterministic; two
+tests also wait for the real watchdog loop (stores are expected to sweep at least every second).
+
+A few tests change the store's ``default_unresponsive_seconds``. For a client whose watchdog runs
+elsewhere (``runs_watchdog`` false, e.g. ``HttpStore``), the fixture names the store that sweeps
+as ``store.watchdog_store`` (the server's store); without it those tests are skipped.
 """
 
 from __future__ import annotations
@@ -44,6 +48,25 @@ async def _run(store: LightningStore, **kwargs: Any) -> tuple[str, str]:
 
 def _span(rid: str, aid: str, name: str = "step", **kwargs: Any) -> Span:
     return Span(rollout_id=rid, attempt_id=aid, name=name, **kwargs)
+
+
+def watchdog_store(store: LightningStore) -> LightningStore:
+    """The store whose watchdog judges ``store``'s attempts (see the module docstring)."""
+    if store.runs_watchdog:
+        return store
+    judge = getattr(store, "watchdog_store", None)
+    if not isinstance(judge, LightningStore):
+        pytest.skip(f"{type(store).__name__} sweeps elsewhere and the fixture names no watchdog_store")
+    return judge
+
+
+def _default_limit(store: LightningStore) -> float:
+    limit = watchdog_store(store).default_unresponsive_seconds
+    assert limit is not None, (
+        "a store must come with a finite default heartbeat limit "
+        "(is AGL_DEFAULT_UNRESPONSIVE_SECONDS turning it off in this environment?)"
+    )
+    return limit
 
 
 class StoreConformance:
@@ -359,10 +382,60 @@ class StoreConformance:
         assert got is not None and got.status is RolloutStatus.FAILED
 
     async def test_sweep_leaves_attempts_without_limits_alone(self, store: LightningStore) -> None:
+        """Only when the store's default heartbeat limit is turned off (``None``)."""
+        watchdog_store(store).default_unresponsive_seconds = None
         rid, _ = await _run(store)
         assert await store.sweep(now=time.time() + 10**6) == []
         got = await store.get_rollout(rid)
         assert got is not None and got.status is RolloutStatus.RUNNING
+
+    async def test_silent_attempt_without_limits_is_unresponsive_after_the_default(
+        self, store: LightningStore
+    ) -> None:
+        limit = _default_limit(store)
+        rid, aid = await _run(store, config=RolloutConfig(max_attempts=2))
+        start = time.time()
+        assert await store.sweep(now=start + limit / 2) == []
+        changed = await store.sweep(now=start + limit + 1)
+        assert [(a.attempt_id, a.status) for a in changed] == [(aid, AttemptStatus.UNRESPONSIVE)]
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.QUEUED
+        again = await store.dequeue_rollout("w2")
+        assert again is not None and again.rollout.rollout_id == rid and again.attempt.sequence == 2
+
+    async def test_default_limit_also_covers_rollouts_with_only_a_timeout(
+        self, store: LightningStore
+    ) -> None:
+        limit = _default_limit(store)
+        rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=limit * 10))
+        changed = await store.sweep(now=time.time() + limit + 1)
+        assert [(a.attempt_id, a.status) for a in changed] == [(aid, AttemptStatus.UNRESPONSIVE)]
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.FAILED
+
+    async def test_rollout_limit_overrides_the_default(self, store: LightningStore) -> None:
+        limit = _default_limit(store)
+        rid, _ = await _run(store, config=RolloutConfig(unresponsive_seconds=limit * 10))
+        assert await store.sweep(now=time.time() + limit + 1) == []
+        latest = await store.get_latest_attempt(rid)
+        assert latest is not None and latest.status is AttemptStatus.RUNNING
+
+    async def test_default_limit_can_be_changed(self, store: LightningStore) -> None:
+        watchdog_store(store).default_unresponsive_seconds = 2
+        rid, aid = await _run(store)
+        assert await store.sweep(now=time.time() + 1) == []
+        changed = await store.sweep(now=time.time() + 3)
+        assert [(a.attempt_id, a.status) for a in changed] == [(aid, AttemptStatus.UNRESPONSIVE)]
+
+    async def test_watchdog_recovers_a_dead_runner_without_limits(self, store: LightningStore) -> None:
+        """A rollout enqueued with no config at all, whose runner never reports again, ends."""
+        watchdog_store(store).default_unresponsive_seconds = 0.2
+        rollout = await store.enqueue_rollout("t")
+        assert await store.dequeue_rollout("dead-runner") is not None
+        finished = await store.wait_for_rollouts([rollout.rollout_id], timeout=5)
+        assert [r.status for r in finished] == [RolloutStatus.FAILED]
+        latest = await store.get_latest_attempt(rollout.rollout_id)
+        assert latest is not None and latest.status is AttemptStatus.UNRESPONSIVE
 
     async def test_sweep_before_deadline_changes_nothing(self, store: LightningStore) -> None:
         rid, _ = await _run(store, config=RolloutConfig(timeout_seconds=60, unresponsive_seconds=30))

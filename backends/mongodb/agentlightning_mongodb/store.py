@@ -505,6 +505,7 @@ class MongoStore(LightningStore):
     # -------------------------------------------------------------------- watchdog
     async def sweep(self, now: float | None = None) -> list[Attempt]:
         now = time.time() if now is None else now
+        default = self.default_unresponsive_seconds
         ended: list[Attempt] = []
         cursor = self._rollouts.find({"status": RolloutStatus.RUNNING.value, "attempts.status": "running"})
         due = []
@@ -512,12 +513,13 @@ class MongoStore(LightningStore):
             rollout = rollout_from_document(doc)
             for index, raw in enumerate(doc["attempts"]):
                 attempt = attempt_from_document(rollout.rollout_id, index, raw)
-                if overdue_status(rollout, attempt, now) is not None:
+                if overdue_status(rollout, attempt, now, default_unresponsive_seconds=default) is not None:
                     due.append((rollout.rollout_id, attempt.attempt_id))
         for rollout_id, attempt_id in due:
             for _ in range(MAX_CAS_RETRIES):
                 doc, rollout, index, attempt = await self._load(rollout_id, attempt_id)
-                verdict = overdue_status(rollout, attempt, now)  # decided again on the fresh document
+                # decided again on the fresh document
+                verdict = overdue_status(rollout, attempt, now, default_unresponsive_seconds=default)
                 if verdict is None:
                     break
                 end_attempt(attempt, verdict, f"watchdog: attempt {verdict.value}", now)

@@ -329,8 +329,9 @@ class SqlStore(LightningStore):
     async def sweep(self, now: float | None = None) -> list[Attempt]:
         now = time.time() if now is None else now
         ended: list[Attempt] = []
-        for rollout_id, attempt_id in await self.pools.read(tx.sweep_candidates, now):
-            changes = await self.pools.write(tx.sweep_one, rollout_id, attempt_id, now)
+        default = self.default_unresponsive_seconds
+        for rollout_id, attempt_id in await self.pools.read(tx.sweep_candidates, now, default):
+            changes = await self.pools.write(tx.sweep_one, rollout_id, attempt_id, now, default)
             ended.extend(changes.attempts)
             await self._publish_changes(changes)
         return ended

@@ -594,8 +594,12 @@ def add_resources(conn: Connection, resources_id: str, create_time: float, data:
 
 
 # --------------------------------------------------------------------------- watchdog
-def sweep_candidates(conn: Connection, now: float) -> list[tuple[str, str]]:
-    """Running attempts past their limits, judged on a snapshot (``sweep_one`` decides again)."""
+def sweep_candidates(
+    conn: Connection, now: float, default_unresponsive_seconds: float | None
+) -> list[tuple[str, str]]:
+    """Running attempts past their limits, judged on a snapshot (``sweep_one`` decides again).
+
+    ``default_unresponsive_seconds``: the store's heartbeat limit for rollouts that set none."""
     due = []
     for attempt_id, rollout_id, sequence, start_time, last_heartbeat, config in conn.execute(
         _RUNNING_ATTEMPTS
@@ -608,14 +612,21 @@ def sweep_candidates(conn: Connection, now: float) -> list[tuple[str, str]]:
             start_time=start_time,
             last_heartbeat=last_heartbeat,
         )
-        if overdue_status(probe_rollout, probe_attempt, now) is not None:
+        verdict = overdue_status(
+            probe_rollout, probe_attempt, now, default_unresponsive_seconds=default_unresponsive_seconds
+        )
+        if verdict is not None:
             due.append((rollout_id, attempt_id))
     return due
 
 
-def sweep_one(conn: Connection, rollout_id: str, attempt_id: str, now: float) -> Changes:
+def sweep_one(
+    conn: Connection, rollout_id: str, attempt_id: str, now: float, default_unresponsive_seconds: float | None
+) -> Changes:
     rollout, attempt, _ = lock(conn, rollout_id, attempt_id)
-    verdict = overdue_status(rollout, attempt, now)  # decided again on the locked rows
+    verdict = overdue_status(  # decided again on the locked rows
+        rollout, attempt, now, default_unresponsive_seconds=default_unresponsive_seconds
+    )
     if verdict is None:
         return Changes()
     end_attempt(attempt, verdict, f"watchdog: attempt {verdict.value}", now)
