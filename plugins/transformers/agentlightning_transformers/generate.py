@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from .fast_decode import FastDecoder, KVBuffers
+
 
 @dataclass
 class SampleRequest:
@@ -75,12 +77,20 @@ def _sample(
             drop = (sorted_p.cumsum(-1) - sorted_p) > rows_p[:, None]
             sorted_p = sorted_p.masked_fill(drop, 0.0)
             probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        # inverse-CDF draw: one uniform number per row. torch.multinomial draws one exponential
+        # number per vocabulary entry (49k per row): measured 6.4 ms against ~0.5 ms for 8 rows,
+        # which was a sixth of a decode step
+        cdf = probs.double().cumsum(-1)
         if any(generators[r] is not None for r in sample_rows):
-            picked = torch.cat(
-                [torch.multinomial(probs[i], 1, generator=generators[r]) for i, r in enumerate(sample_rows)]
-            )
+            u = torch.cat([torch.rand(1, generator=generators[r], dtype=torch.float64) for r in sample_rows])
         else:
-            picked = torch.multinomial(probs, 1).flatten()
+            u = torch.rand(len(sample_rows), dtype=torch.float64)
+        u = (u * cdf[:, -1])[:, None]
+        picked = torch.searchsorted(cdf, u, right=True).flatten().clamp_(max=probs.shape[-1] - 1)
+        # a zero-probability entry (top-p cut) can only be hit by rounding: step to a kept one
+        zero = probs.gather(-1, picked[:, None]).flatten() <= 0
+        if bool(zero.any()):
+            picked[zero] = probs[zero].argmax(-1)
         tokens[sample_rows] = picked
     return tokens, logp.gather(-1, tokens[:, None]).flatten()
 
@@ -99,9 +109,17 @@ def cache_kwarg(model: Any) -> str:
 
 @torch.inference_mode()
 def generate_batch(
-    model: Any, requests: Sequence[SampleRequest], pad_id: int, decode: Any = None
+    model: Any,
+    requests: Sequence[SampleRequest],
+    pad_id: int,
+    decode: Any = None,
+    decoder: FastDecoder | None = None,
 ) -> tuple[list[SampleResult], BatchStats]:
-    """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings."""
+    """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings.
+
+    With ``decoder`` (a :class:`~.fast_decode.FastDecoder` over ``model``), the tokens after the
+    prefill are decoded by it instead of the transformers forward: same maths, less overhead.
+    """
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
@@ -151,6 +169,11 @@ def generate_batch(
         _select_cache(cache, index.to(device))
     mask = mask[index]
     next_pos = mask.sum(-1)  # position of the next token = prompt length
+    kv: KVBuffers | None = None
+    if decoder is not None:
+        kv = KVBuffers.from_cache(cache, mask.shape[1] + max(r.max_new_tokens for r in requests))
+        cache = DynamicCache()  # the buffers hold a copy: let the prefill cache go
+        mask = mask.bool()
     active = list(range(len(requests)))  # request index of each batch row
     temps = torch.tensor([r.temperature for r in requests], dtype=torch.float32)
     top_p = torch.tensor([r.top_p for r in requests], dtype=torch.float32)
@@ -185,20 +208,26 @@ def generate_batch(
             break
         if len(keep) != len(active):
             sel = torch.tensor(keep, dtype=torch.long)
-            _select_cache(cache, sel.to(device))
+            if kv is not None:
+                kv.select(sel.to(device))
+            else:
+                _select_cache(cache, sel.to(device))
             mask = mask[sel]
             next_pos = next_pos[sel]
             tokens = tokens[sel]
             active = [active[r] for r in keep]
-        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=-1)
-        out = model(
-            input_ids=tokens[:, None].to(device),
-            attention_mask=mask.to(device),
-            position_ids=next_pos[:, None].to(device),
-            use_cache=True,
-            **{kw: cache},
-        )
-        logits = out.logits[:, -1, :].to("cpu")
+        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype)], dim=-1)
+        if decoder is not None and kv is not None:
+            logits = decoder.step(tokens.to(device), next_pos.to(device), kv, mask.to(device)).to("cpu")
+        else:
+            out = model(
+                input_ids=tokens[:, None].to(device),
+                attention_mask=mask.to(device),
+                position_ids=next_pos[:, None].to(device),
+                use_cache=True,
+                **{kw: cache},
+            )
+            logits = out.logits[:, -1, :].to("cpu")
         next_pos = next_pos + 1
     stats.steps = step
     return results, stats

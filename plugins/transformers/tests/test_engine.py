@@ -21,7 +21,8 @@ def ask(question: str, **params: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[TransformersEngine]:
-    eng = TransformersEngine(threads=2, max_tokens=16)
+    # float32: these tests compare the engine's numbers with a plain forward to float rounding
+    eng = TransformersEngine(threads=2, max_tokens=16, dtype="float32")
     asyncio.run(eng.start())  # the batcher is a thread: the engine serves any event loop after this
     yield eng
     asyncio.run(eng.close())
