@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .adapter import Adapter, get_adapter
 from .agent import FunctionAgent, LitAgent, rollout
 from .algorithm import Algorithm, AlgorithmResult, Baseline, Evaluation, RolloutOutcome, TrainerContext
 from .hookspecs import hookimpl
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LLM",
+    "Adapter",
     "Algorithm",
     "AlgorithmResult",
     "Attempt",
@@ -62,6 +64,7 @@ __all__ = [
     "Worker",
     "current_context",
     "emit_reward",
+    "get_adapter",
     "hookimpl",
     "open_store",
     "rollout",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .agent import LitAgent, as_agent
+from .plugin_manager import AglPluginManager, get_plugin_manager
 
 
 class Adapter:
@@ -35,3 +36,17 @@ class OpenAIAdapter(Adapter):
 
 
 AdapterFactory = Callable[[], Adapter]
+
+
+def get_adapter(name: str, *, manager: AglPluginManager | None = None) -> Adapter:
+    """The adapter a plugin registered as ``name`` (``"openai"``, ``"langgraph"``, ...).
+
+    Goes through the registry, so a framework whose adapter is not installed fails with the pip
+    command that installs it rather than an ``ImportError`` of the framework.
+    """
+    built = (manager or get_plugin_manager()).adapter_factory(name)()
+    if not isinstance(built, Adapter):
+        raise TypeError(
+            f"the plugin registering adapter {name!r} returned {type(built).__name__}, not an Adapter"
+        )
+    return built

@@ -104,8 +104,9 @@ def agl_register_adapters(register: Register) -> None:
         :class:`~agentlightning_core.adapter.Adapter` that instruments the framework and wraps
         its agents as ``LitAgent``.
 
-    Called when an adapter is requested by name (``get_adapter("langgraph")``) or when a runner
-    instruments every installed framework.
+    Called the first time an adapter is requested by name
+    (:func:`~agentlightning_core.adapter.get_adapter`, e.g. ``get_adapter("langgraph")``); users
+    may also import an adapter class from its distribution directly.
 
     Example::
 
@@ -170,7 +171,17 @@ def agl_register_commands(cli: click.Group) -> None:
 def agl_server_app(app: Any) -> None:
     """Extend the HTTP server's FastAPI application (extra routes, middleware, a dashboard).
 
-    :param app: the ``fastapi.FastAPI`` instance, after the core routes are mounted.
+    :param app: the ``fastapi.FastAPI`` instance, after the core routes are mounted. Routes a
+        plugin adds sit behind the same bearer-token check as the core's.
 
-    Called once per server start.
+    Called once per ``create_app`` (``agl serve``, a Trainer's in-process server). A plugin that
+    raises here is logged with its error and the server still starts.
+
+    Example::
+
+        @hookimpl
+        def agl_server_app(app):
+            @app.get("/dashboard/summary")
+            async def summary():
+                return {"rollouts": await app.state.store.statistics()}
     """

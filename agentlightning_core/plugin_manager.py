@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 BUILTIN_MODULES = ("agentlightning_core.builtin",)
+#: the distribution named as the provider of built-ins (in ``agl plugins`` and duplicate errors)
+CORE_DISTRIBUTION = "agentlightning-core"
 
 #: hook name → registry kind, in the order ``agl plugins`` lists them
 REGISTRY_HOOKS: dict[str, str] = {
@@ -89,6 +91,13 @@ class PluginInfo:
         }
 
 
+def _core_version() -> str | None:
+    try:
+        return metadata.version(CORE_DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return None
+
+
 def _env_list(name: str) -> set[str]:
     return {part.strip() for part in os.environ.get(name, "").split(",") if part.strip()}
 
@@ -120,8 +129,15 @@ class AglPluginManager:
             self.pm.trace.root.setwriter(lambda msg: log.warning("plugin trace: %s", msg.rstrip()))
             self.pm.enable_tracing()
         if include_builtins:
+            core_version = _core_version()
             for module_name in BUILTIN_MODULES:
-                self._register_module(importlib.import_module(module_name), "builtin", builtin=True)
+                self._register_module(
+                    importlib.import_module(module_name),
+                    "builtin",
+                    distribution=CORE_DISTRIBUTION,
+                    version=core_version,
+                    builtin=True,
+                )
         for plugin in plugins:
             name = getattr(plugin, "__name__", None) or type(plugin).__name__
             self._register_module(plugin, name)

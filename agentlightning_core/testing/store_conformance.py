@@ -497,6 +497,54 @@ class StoreConformance:
         assert latest.status is AttemptStatus.RUNNING
         assert [s.name for s in await store.query_spans(rid, attempt_id=old)] == ["zombie"]
 
+    async def test_unresponsive_then_late_failure_uses_a_retry(self, store: LightningStore) -> None:
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=2))
+        await store.sweep(now=time.time() + 3)
+        late = await store.update_attempt(rid, aid, status=AttemptStatus.FAILED, error="late crash")
+        assert late.status is AttemptStatus.FAILED and late.error == "late crash"
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.QUEUED
+        again = await store.dequeue_rollout("w2")
+        assert again is not None and again.rollout.rollout_id == rid and again.attempt.sequence == 2
+
+    async def test_late_span_after_give_up_is_kept_and_reopens_nothing(self, store: LightningStore) -> None:
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1))
+        await store.sweep(now=time.time() + 3)
+        stored = await store.add_span(_span(rid, aid, "late"))
+        assert stored.sequence_id == 1
+        assert [s.name for s in await store.query_spans(rid, attempt_id=aid)] == ["late"]
+        latest = await store.get_latest_attempt(rid)
+        assert latest is not None and latest.status is AttemptStatus.UNRESPONSIVE
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.FAILED
+        assert await store.dequeue_rollout() is None
+
+    async def test_late_success_after_give_up_does_not_reopen_the_rollout(
+        self, store: LightningStore
+    ) -> None:
+        """The attempt records what its runner reported; the rollout, already final, stays so."""
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1))
+        await store.sweep(now=time.time() + 3)
+        (failed,) = await store.wait_for_rollouts([rid], timeout=1)
+        assert failed.status is RolloutStatus.FAILED
+        late = await store.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
+        assert late.status is AttemptStatus.SUCCEEDED
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.FAILED and got.end_time == failed.end_time
+
+    async def test_cancel_of_a_requeued_rollout_wins_over_a_late_report(self, store: LightningStore) -> None:
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=2))
+        await store.sweep(now=time.time() + 3)
+        cancelled = await store.cancel_rollout(rid)
+        assert cancelled.status is RolloutStatus.CANCELLED
+        await store.add_span(_span(rid, aid, "late"))
+        await store.heartbeat(rid, aid)
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.CANCELLED
+        latest = await store.get_latest_attempt(rid)
+        assert latest is not None and latest.status is not AttemptStatus.RUNNING
+        assert await store.dequeue_rollout() is None
+
     async def test_timeout_is_terminal(self, store: LightningStore) -> None:
         rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=1, max_attempts=2))
         await store.sweep(now=time.time() + 5)

@@ -95,6 +95,7 @@ def test_json_lists_installed_plugin_with_distribution_and_registrations(site: P
     assert good["registered"] == {"algorithm": ["throwaway"]}
     assert good["errors"] == []
     assert infos["builtin"]["builtin"] is True
+    assert infos["builtin"]["distribution"] == "agentlightning-core" and infos["builtin"]["version"]
 
 
 def test_broken_plugin_is_reported_and_others_keep_working(site: Path) -> None:

@@ -7,8 +7,10 @@ import types
 import pytest
 
 from agentlightning_core import hookimpl
+from agentlightning_core.adapter import OpenAIAdapter, get_adapter
+from agentlightning_core.bus import open_event_bus
 from agentlightning_core.errors import PluginError, PluginNotFoundError
-from agentlightning_core.plugin_manager import AglPluginManager
+from agentlightning_core.plugin_manager import CORE_DISTRIBUTION, AglPluginManager
 from agentlightning_core.registry import Provider, Registry
 from agentlightning_core.store import InMemoryStore, open_store
 
@@ -57,6 +59,31 @@ def test_duplicate_name_is_refused_naming_both_providers() -> None:
     info = manager.infos["dupe"]
     assert info.errors and "builtin" in info.errors[0] and "dupe" in info.errors[0]
     assert registry.entries["memory"].provider.plugin == "builtin"  # the first one stays
+
+
+def test_duplicate_error_names_both_distributions() -> None:
+    registry: Registry[object] = Registry("algorithm")
+    registry.add("grpo", lambda: None, Provider("grpo", "agentlightning-grpo", "0.1.0"))
+    with pytest.raises(PluginError) as err:
+        registry.add("grpo", lambda: None, Provider("fastgrpo", "fast-grpo", "2.0"))
+    message = str(err.value)
+    assert "agentlightning-grpo 0.1.0" in message and "fast-grpo 2.0" in message
+    assert "AGL_DISABLED_PLUGINS=fastgrpo" in message
+
+
+def test_builtins_are_attributed_to_the_core_distribution() -> None:
+    def agl_register_stores(register):
+        register("memory", lambda url: InMemoryStore())
+
+    manager = AglPluginManager(
+        load_entry_points=False, plugins=[plugin("dupe", agl_register_stores=agl_register_stores)]
+    )
+    builtin = manager.infos["builtin"]
+    assert (
+        builtin.distribution == CORE_DISTRIBUTION and builtin.to_dict()["distribution"] == CORE_DISTRIBUTION
+    )
+    manager.registry("agl_register_stores")
+    assert CORE_DISTRIBUTION in manager.infos["dupe"].errors[0]
 
 
 def test_duplicate_is_fatal_in_strict_mode() -> None:
@@ -129,6 +156,31 @@ def test_missing_plugin_error_carries_pip_command() -> None:
         manager.algorithm_factory("grpo")
     with pytest.raises(PluginNotFoundError, match="pip install agentlightning-my-thing"):
         manager.algorithm_factory("my_thing")
+
+
+async def test_missing_event_bus_error_carries_pip_command() -> None:
+    manager = AglPluginManager(load_entry_points=False)
+    with pytest.raises(PluginNotFoundError, match="pip install agentlightning-rabbitmq"):
+        await open_event_bus("rabbitmq", manager=manager)
+
+
+def test_adapters_are_resolved_by_name_and_a_missing_one_names_its_pip_command() -> None:
+    manager = AglPluginManager(load_entry_points=False)
+    assert isinstance(get_adapter("openai", manager=manager), OpenAIAdapter)
+    with pytest.raises(PluginNotFoundError) as err:
+        get_adapter("langgraph", manager=manager)
+    assert "pip install agentlightning-langgraph" in str(err.value) and "openai" in str(err.value)
+
+
+def test_an_adapter_factory_returning_something_else_is_refused() -> None:
+    def agl_register_adapters(register):
+        register("odd", lambda: object())
+
+    manager = AglPluginManager(
+        load_entry_points=False, plugins=[plugin("odd", agl_register_adapters=agl_register_adapters)]
+    )
+    with pytest.raises(TypeError, match="'odd' returned object, not an Adapter"):
+        get_adapter("odd", manager=manager)
 
 
 def test_unknown_hook_in_plugin_is_reported() -> None:
