@@ -143,7 +143,7 @@ class _RecordingProgress(Progress):
         super().__init__(disable=True)
         self.completed: list[float] = []
 
-    def update(self, task_id: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, task_id: Any, **kwargs: Any) -> None:
         if "completed" in kwargs:
             self.completed.append(kwargs["completed"])
         super().update(task_id, **kwargs)

@@ -24,7 +24,7 @@ from agentlightning_core.bus.base import DEFAULT_MAX_PAYLOAD_BYTES, EventBus, Su
 from agentlightning_core.errors import BackendUnavailableError, InvalidRequestError
 from agentlightning_core.types import Event
 
-from .settings import RabbitMQSettings
+from .settings import RabbitMQSettings, load_rabbitmq_settings
 from .subscription import RabbitMQSubscription
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class RabbitMQEventBus(EventBus):
         **overrides: Any,
     ) -> None:
         super().__init__(max_payload_bytes=max_payload_bytes)
-        base = settings or RabbitMQSettings()
+        base = settings or load_rabbitmq_settings()
         self.settings = base.model_copy(update=overrides) if overrides else base
         self.exchange_name = self.settings.exchange
         self.prefetch = self.settings.prefetch
@@ -59,7 +59,7 @@ class RabbitMQEventBus(EventBus):
     @classmethod
     def from_env(cls) -> RabbitMQEventBus:
         """Configured from ``RABBITMQ_*`` (see the package README); invalid values name the variable."""
-        return cls(RabbitMQSettings())
+        return cls(load_rabbitmq_settings())
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentlightning_core.errors import InvalidRequestError
 
 
 class RabbitMQSettings(BaseSettings):
@@ -53,3 +55,19 @@ class RabbitMQSettings(BaseSettings):
 
     def safe_url(self) -> str:
         return f"amqp://{self.username}@{self.host}:{self.port}/{quote(self.vhost, safe='')}"
+
+
+def load_rabbitmq_settings() -> RabbitMQSettings:
+    """Read ``RABBITMQ_*`` now; a bad value fails naming the variable as the operator wrote it
+    (pydantic's own error names only the field, ``port``). A password is never echoed."""
+    try:
+        return RabbitMQSettings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            shown = "***" if field == "password" else repr(error.get("input"))
+            problems.append(f"RABBITMQ_{field.upper()}={shown}: {error['msg']}")
+        raise InvalidRequestError(
+            "invalid rabbitmq bus setting(s): " + "; ".join(problems) + " (fix or unset the variable)"
+        ) from None

@@ -95,7 +95,7 @@ async def test_rabbitmq_restart_keeps_durable_events_and_recovers(tmp_path: Path
             seq = [i for i, _ in received["durable"]]
             print(
                 f"rabbitmq fault test [durable]: published {len(order)}, delivered {len(seq)}, "
-                f"lost {len(set(order) - set(seq))}, repeats dropped {durable.duplicates}"  # type: ignore[attr-defined]
+                f"lost {len(set(order) - set(seq))}, repeats dropped {durable.duplicates}"
             )
             assert seq == order
 

@@ -25,7 +25,7 @@ from agentlightning_core.bus.backoff import Backoff
 from agentlightning_core.bus.base import DEFAULT_MAX_PAYLOAD_BYTES, EventBus, Subscription
 from agentlightning_core.types import Event
 
-from .settings import RedisBusSettings
+from .settings import load_redis_bus_settings
 from .streams import ADD_ONCE_LUA, FIELD_DATA, FIELD_UID, check_since, decode_entry
 from .subscription import CONNECTION_ERRORS, RedisSubscription, unavailable
 
@@ -62,8 +62,9 @@ class RedisEventBus(EventBus):
 
     @classmethod
     def from_env(cls) -> RedisEventBus:
-        """Configured from ``REDIS_URL`` and ``REDIS_BUS_*`` (see the package README)."""
-        s = RedisBusSettings()
+        """Configured from ``REDIS_URL`` and ``REDIS_BUS_*`` (see the package README); a bad value
+        raises ``InvalidRequestError`` naming the variable."""
+        s = load_redis_bus_settings()
         return cls(
             s.redis_url,
             prefix=s.redis_bus_prefix,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentlightning_core.errors import InvalidRequestError
 
 
 class RedisBusSettings(BaseSettings):
@@ -49,3 +51,18 @@ class RedisBusSettings(BaseSettings):
         if any(c.isspace() for c in value):
             raise ValueError(f"REDIS_BUS_PREFIX={value!r} must not contain whitespace (e.g. agl:events)")
         return value
+
+
+def load_redis_bus_settings() -> RedisBusSettings:
+    """Read ``REDIS_URL`` and ``REDIS_BUS_*`` now; a bad value fails naming the variable as the
+    operator wrote it (pydantic's own error names only the field, ``redis_bus_history``)."""
+    try:
+        return RedisBusSettings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
+            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+        raise InvalidRequestError(
+            "invalid redis bus setting(s): " + "; ".join(problems) + " (fix or unset the variable)"
+        ) from None

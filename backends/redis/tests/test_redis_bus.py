@@ -12,7 +12,9 @@ from agentlightning_redis import RedisBusSettings, RedisEventBus
 from agentlightning_redis.streams import FIELD_UID
 from pydantic import ValidationError
 
+from agentlightning_core.bus import open_event_bus
 from agentlightning_core.errors import InvalidRequestError
+from agentlightning_core.plugin_manager import AglPluginManager
 from agentlightning_core.types import Event
 
 REDIS_URL = os.environ.get("AGL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -89,6 +91,21 @@ def test_settings_name_the_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("REDIS_URL", "http://localhost:6379")
     with pytest.raises(ValidationError, match="REDIS_URL"):
         RedisBusSettings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("REDIS_BUS_HISTORY", "0"), ("REDIS_BUS_RETRY_SECONDS", "soon"), ("REDIS_URL", "http://localhost:6379")],
+)
+async def test_bad_environment_fails_naming_the_variable(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an operator sees: the variable as they wrote it, not pydantic's field name."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidRequestError, match=f"{variable}={value!r}"):
+        RedisEventBus.from_env()
+    with pytest.raises(InvalidRequestError, match=variable):
+        await open_event_bus("redis", manager=AglPluginManager())
 
 
 async def test_durable_group_lost_on_the_server_is_recreated(bus: RedisEventBus) -> None:
