@@ -36,7 +36,12 @@ from .loading import load_agent, loop_runner
 @click.option(
     "--processes", type=click.IntRange(min=1), default=1, show_default=True, help="Runner processes to start."
 )
-@click.option("--tracer", "tracer_name", default=None, help="Registered tracer name (default: noop).")
+@click.option(
+    "--tracer",
+    "tracer_name",
+    default=None,
+    help="Registered tracer name (default: otel when installed, else noop).",
+)
 @click.option("--worker-id", default=None, help="Worker id (default: host-pid-random; -<i> per process).")
 @click.option(
     "--max-rollouts",

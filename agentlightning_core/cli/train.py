@@ -55,7 +55,12 @@ from .loading import load_agent, load_data, parse_values
     "--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE", help="Engine option, repeatable."
 )
 @click.option("--resources", "resources_path", default=None, help="JSON file of initial resources.")
-@click.option("--tracer", "tracer_name", default=None, help="Registered tracer name (default: noop).")
+@click.option(
+    "--tracer",
+    "tracer_name",
+    default=None,
+    help="Registered tracer name (default: otel when installed, else noop).",
+)
 @click.option(
     "--output-dir", default=None, help="Where metrics.jsonl and result.json go (default runs/<time>)."
 )
