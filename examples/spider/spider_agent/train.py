@@ -58,13 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
-    train, val = splits()
-    max_turns = args.max_turns if args.max_turns is not None else (1 if args.smoke else 2)
-    agent = make_agent(max_turns, args.max_tokens)
+def build_trainer(args: argparse.Namespace) -> Trainer:
+    """The Trainer each mode runs: ``dev`` only for ``--smoke``; else the algorithm (GRPO) with
+    ``agent_match=["write", "rewrite"]`` unless ``--algorithm-option agent_match=...`` says otherwise."""
     if args.smoke:
-        trainer = Trainer(
+        return Trainer(
             engine=args.engine,
             engine_options=_options(args.engine_option),
             store="memory://",
@@ -72,6 +70,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             concurrency=args.concurrency,
             output_dir=Path(args.output_dir) / "smoke",
         )
+    options = {"agent_match": TRAINED_AGENTS, **_options(args.algorithm_option)}
+    return Trainer(
+        algorithm=args.algorithm,
+        engine=args.engine,
+        engine_options=_options(args.engine_option),
+        tracer="otel",
+        concurrency=args.concurrency,
+        output_dir=args.output_dir,
+        **options,
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    train, val = splits()
+    max_turns = args.max_turns if args.max_turns is not None else (1 if args.smoke else 2)
+    agent = make_agent(max_turns, args.max_tokens)
+    trainer = build_trainer(args)
+    if args.smoke:
         report = trainer.dev(agent, val, limit=args.smoke_size, show_spans=False)
         summary: dict[str, Any] = {
             "mode": "smoke",
@@ -81,16 +98,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "agents": [[t.agent_name for t in r.outcome.triplets()] for r in report.rollouts],
         }
     else:
-        options = {"agent_match": TRAINED_AGENTS, **_options(args.algorithm_option)}
-        trainer = Trainer(
-            algorithm=args.algorithm,
-            engine=args.engine,
-            engine_options=_options(args.engine_option),
-            tracer="otel",
-            concurrency=args.concurrency,
-            output_dir=args.output_dir,
-            **options,
-        )
         result = trainer.fit(agent, train, val)
         summary = {"mode": "train", "best_score": result.best_score, "metrics": result.metrics[-3:]}
     print("SPIDER_SUMMARY " + json.dumps(summary, default=str))

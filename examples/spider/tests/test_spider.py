@@ -23,6 +23,7 @@ from spider_agent.agent import (
 )
 from spider_agent.data_split import splits
 from spider_agent.sql import execute, execution_match, extract_sql, load_questions
+from spider_agent.train import build_trainer, parse_args
 
 from agentlightning_core.plugin_manager import AglPluginManager
 from agentlightning_core.testing.proxy_harness import ProxyHarness
@@ -133,6 +134,22 @@ async def test_write_check_rewrite_through_the_proxy_and_agent_match() -> None:
     assert [t.agent_name for t in trained] == ["write", "rewrite"]
     assert "missing_" in trained[0].response["content"] and all(t.reward == 1.0 for t in trained)
     assert [t.agent_name for t in second.triplets(agent_match=TRAINED_AGENTS)] == ["write"]
+
+
+@pytest.mark.skipif(
+    "grpo" not in AglPluginManager().registry("agl_register_algorithms"),
+    reason="the GRPO algorithm (agentlightning-grpo) is not installed",
+)
+def test_full_mode_gives_grpo_agent_match_write_and_rewrite(tmp_path: Path) -> None:
+    """What ``python -m spider_agent.train`` (no ``--smoke``) trains: only the nodes the test above
+    shows ``TRAINED_AGENTS`` keeps; ``--algorithm-option agent_match=...`` still overrides it."""
+    engine = ["--engine", "openai", "--engine-option", "base_url=http://127.0.0.1:9/v1"]
+    grpo: Any = build_trainer(parse_args([*engine, "--output-dir", str(tmp_path)])).algorithm
+    assert grpo.name == "grpo"
+    assert grpo.config.agent_match == ["write", "rewrite"] == TRAINED_AGENTS
+    override = ["--algorithm-option", "agent_match=write", "--output-dir", str(tmp_path)]
+    overridden: Any = build_trainer(parse_args([*engine, *override])).algorithm
+    assert overridden.config.agent_match == "write"
 
 
 @pytest.mark.slow
