@@ -113,9 +113,10 @@ class SpanTree:
         lines.append("}")
         return "\n".join(lines) + "\n"
 
-    def to_svg(self) -> str:
-        """A top-down tree drawing; needs nothing installed."""
-        positions: dict[str, tuple[float, int]] = {}
+    def _layout(self) -> tuple[dict[str, tuple[float, float]], float, float]:
+        """Top-left corner of each span's box in a top-down tree drawing, and the drawing's size:
+        leaves side by side, a parent centred over its children."""
+        slots: dict[str, tuple[float, int]] = {}
         next_leaf = [0]
 
         def place(span: Span, depth: int) -> float:
@@ -126,34 +127,38 @@ class SpanTree:
             else:
                 x = float(next_leaf[0])
                 next_leaf[0] += 1
-            positions[span.span_id] = (x, depth)
+            slots[span.span_id] = (x, depth)
             return x
 
         for root in self.roots:
             place(root, 0)
-        max_depth = max((d for _, d in positions.values()), default=0)
+        max_depth = max((d for _, d in slots.values()), default=0)
         width = max(1, next_leaf[0]) * (_BOX_W + _GAP_X) + _GAP_X
         height = (max_depth + 1) * (_BOX_H + _GAP_Y) + _GAP_Y
+        corners = {
+            span_id: (_GAP_X + x * (_BOX_W + _GAP_X), float(_GAP_Y + depth * (_BOX_H + _GAP_Y)))
+            for span_id, (x, depth) in slots.items()
+        }
+        return corners, width, height
 
-        def corner(span_id: str) -> tuple[float, float]:
-            x, depth = positions[span_id]
-            return _GAP_X + x * (_BOX_W + _GAP_X), _GAP_Y + depth * (_BOX_H + _GAP_Y)
-
+    def to_svg(self) -> str:
+        """A top-down tree drawing; needs nothing installed."""
+        corners, width, height = self._layout()
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
             'font-family="Helvetica, Arial, sans-serif" font-size="11">',
             f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>',
         ]
         for parent, kids in self.children.items():
-            px, py = corner(parent)
+            px, py = corners[parent]
             for kid in kids:
-                kx, ky = corner(kid.span_id)
+                kx, ky = corners[kid.span_id]
                 out.append(
                     f'<line x1="{px + _BOX_W / 2:.0f}" y1="{py + _BOX_H:.0f}" x2="{kx + _BOX_W / 2:.0f}" '
                     f'y2="{ky:.0f}" stroke="#777"/>'
                 )
         for span in self.spans:
-            x, y = corner(span.span_id)
+            x, y = corners[span.span_id]
             color = _COLORS.get(span.span_type, _COLORS["other"])
             first, rest = span.name, describe(span)[len(span.name) :].strip()
             out.append(
@@ -165,32 +170,71 @@ class SpanTree:
         out.append("</svg>")
         return "\n".join(out) + "\n"
 
+    def to_image(self, path: str | Path) -> Path:
+        """The same drawing as :meth:`to_svg`, rendered by matplotlib (PNG, PDF, or any format
+        matplotlib writes); no pyplot, so the process's matplotlib backend is left alone."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import FancyBboxPatch
+
+        corners, width, height = self._layout()
+        dpi = 100
+        figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+        FigureCanvasAgg(figure)
+        axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+        axes.set_xlim(0, width)
+        axes.set_ylim(height, 0)  # y grows downwards, as in the SVG
+        axes.axis("off")
+        for parent, kids in self.children.items():
+            px, py = corners[parent]
+            for kid in kids:
+                kx, ky = corners[kid.span_id]
+                axes.plot([px + _BOX_W / 2, kx + _BOX_W / 2], [py + _BOX_H, ky], color="#777777", lw=1)
+        for span in self.spans:
+            x, y = corners[span.span_id]
+            color = _COLORS.get(span.span_type, _COLORS["other"])
+            axes.add_patch(
+                FancyBboxPatch(
+                    (x, y), _BOX_W, _BOX_H, boxstyle="round,pad=0,rounding_size=6", fc=color, ec="#555555"
+                )
+            )
+            first, rest = span.name, describe(span)[len(span.name) :].strip()
+            axes.text(x + 6, y + 17, first[:30], fontsize=7.5, fontweight="bold", va="baseline")
+            axes.text(x + 6, y + 33, rest[:32], fontsize=7.5, va="baseline")
+        target = Path(path)
+        figure.savefig(target, dpi=dpi)
+        return target
+
     def visualize(
         self, kind: str = "tree_graph", path: str | Path = "trace.svg", *, console: Console | None = None
     ) -> Path:
         """Print the tree in the terminal and write it as a graph to ``path``.
 
-        ``.svg`` is drawn here with no dependency; ``.png`` (and ``.pdf``) need Graphviz's ``dot``
-        (``apt-get install graphviz`` / ``brew install graphviz``).
+        ``.svg`` is drawn here with no dependency; ``.png`` and ``.pdf`` are laid out by
+        Graphviz's ``dot`` when it is installed (``apt-get install graphviz``), else drawn by
+        matplotlib (``pip install matplotlib``).
         """
         if kind != "tree_graph":
             raise ValueError(f"visualize(kind=...) supports 'tree_graph', got {kind!r}")
-        self.print(console)
         target = Path(path)
         suffix = target.suffix.lower()
+        if suffix not in (".svg", ".png", ".pdf"):
+            raise ValueError(f"visualize(path=...) must end in .svg, .png or .pdf, got {target.name!r}")
+        self.print(console)
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".svg":
             target.write_text(self.to_svg())
-        elif suffix in (".png", ".pdf"):
-            dot = shutil.which("dot")
-            if dot is None:
-                raise RuntimeError(
-                    f"writing {target.name} needs Graphviz's `dot` program (apt-get install graphviz); "
-                    "or pass a path ending in .svg, which needs nothing"
-                )
+            return target
+        dot = shutil.which("dot")
+        if dot is not None:
             subprocess.run(
                 [dot, f"-T{suffix[1:]}", "-o", str(target)], input=self.to_dot().encode(), check=True
             )
-        else:
-            raise ValueError(f"visualize(path=...) must end in .svg, .png or .pdf, got {target.name!r}")
-        return target
+            return target
+        try:
+            return self.to_image(target)
+        except ImportError:
+            raise RuntimeError(
+                f"writing {target.name} needs Graphviz's `dot` program (apt-get install graphviz) or "
+                "matplotlib (pip install matplotlib); or pass a path ending in .svg, which needs nothing"
+            ) from None
