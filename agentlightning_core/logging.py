@@ -10,16 +10,21 @@ elsewhere).
 What is masked (rules in :mod:`agentlightning_core.pii`): the formatted message (the format string
 with its args applied: PII split across the two is seen whole), the exception and stack text, and
 every structured field passed through ``extra=`` (strings, and strings inside dicts, lists and
-tuples). After masking, ``record.args`` is emptied: a later handler can only see masked text.
+tuples). After masking no later handler can see the originals: when the masked message can be rebuilt
+from the format string and masked args (the usual ``%s`` case) ``record.args`` holds the masked args,
+so formatters that read them (uvicorn's access formatter unpacks them) keep working; otherwise
+``record.msg`` becomes the masked message and ``record.args`` is emptied.
 
 On by default. ``AGENT_LIGHTNING_PII_MASKING_ENABLED=false`` (or ``masking=False``) turns it off.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .pii import PiiMasker, default_masker
@@ -34,6 +39,85 @@ _STANDARD_ATTRS = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", No
 _FORMATTER = logging.Formatter()
 
 DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+#: one ``%`` conversion of printf-style formatting (what ``LogRecord.getMessage`` applies)
+_SPEC = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?(?P<flags>[#0 +\-]*)(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d+))?[hlL]?(?P<conv>[diouxXeEfFgGcrsa%])"
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_format(msg: str) -> tuple[tuple[str, re.Match[str] | None], ...]:
+    """``"a %s b"`` → ``(("a ", <%s>), (" b", None))``: literal text, each followed by its conversion."""
+    pieces: list[tuple[str, re.Match[str] | None]] = []
+    pos = 0
+    for m in _SPEC.finditer(msg):
+        pieces.append((msg[pos : m.start()], m))
+        pos = m.end()
+    pieces.append((msg[pos:], None))
+    return tuple(pieces)
+
+
+def _masked_args(record: logging.LogRecord, masked: str) -> tuple[str, Any] | None:
+    """The format string and args that give ``masked`` (the masked message), each piece cut from it.
+
+    Every masking rule keeps the text's length, so the characters each literal piece and each
+    argument contributed sit at the same offsets in the masked message as in the original. An
+    argument rendered by ``%s`` (with or without a width) is replaced by its masked slice; one
+    rendered otherwise (``%d``, ``%r``, a precision) must come out unchanged. ``None`` when that does not hold (the caller then flattens the record).
+    """
+    msg, args = record.msg, record.args
+    if not isinstance(msg, str) or not args:
+        return None
+    mapping = isinstance(args, Mapping)
+    source: Any = args  # a tuple, or a mapping for "%(key)s" formats
+    new_args: Any = dict(source) if mapping else list(source)
+    out, pos, index = [], 0, 0
+    try:
+        for literal, spec in _parse_format(msg):
+            piece = masked[pos : pos + len(literal)]
+            out.append(piece.replace("%", "%%"))
+            pos += len(literal)
+            if spec is None:
+                continue
+            if spec.group("conv") == "%":
+                out.append("%%")
+                pos += 1
+                continue
+            if spec.group("width") == "*" or spec.group("prec") == "*":
+                return None
+            key = spec.group("key")
+            if (key is None) == mapping:
+                return None
+            if key is None:
+                value = source[index]
+                slot: Any = index
+                index += 1
+            else:
+                value = source[key]
+                slot = key
+            # "%(who)-8s" renders its value as "%-8s" does
+            conversion = spec.group(0) if key is None else "%" + msg[spec.end("key") + 1 : spec.end()]
+            rendered = conversion % (value,)
+            piece = masked[pos : pos + len(rendered)]
+            pos += len(rendered)
+            out.append(spec.group(0))
+            if piece != rendered:
+                if spec.group("conv") != "s" or spec.group("prec") is not None:
+                    return None
+                # the value's own characters, without the padding a width adds
+                shown = len(str(value))
+                new_args[slot] = piece[:shown] if "-" in spec.group("flags") else piece[len(piece) - shown :]
+        if pos != len(masked) or (not mapping and index != len(new_args)):
+            return None
+        fmt = "".join(out)
+        final = new_args if mapping else tuple(new_args)
+        if fmt % final != masked:
+            return None
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+    return fmt, final
 
 
 def _mask_value(value: Any, mask: Callable[[str], str], depth: int = 0) -> Any:
@@ -68,8 +152,12 @@ class PiiMaskingFilter(logging.Filter):
         mask = self.masker
         try:
             message = record.getMessage()
-            record.msg = mask(message)
-            record.args = None
+            masked = mask(message)
+            rebuilt = _masked_args(record, masked) if record.args else None
+            if rebuilt is not None:
+                record.msg, record.args = rebuilt
+            else:
+                record.msg, record.args = masked, None
             if record.exc_info and not record.exc_text:
                 record.exc_text = _FORMATTER.formatException(record.exc_info)
             if record.exc_text:

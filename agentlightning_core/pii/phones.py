@@ -4,8 +4,10 @@
 Two steps, cheap first. A regular expression finds digit runs of seven digits or more written the
 way phone numbers are (a leading ``+`` or ``(``; or groups split by ``-``, ``.``, ``/`` or spaces
 whose groups after the first have two digits or more; or a bare run right after a cue word such as
-``phone``, ``tel``, ``mobile``); dates, times, decimals, IP addresses and version strings are turned
-away there. Then Google's ``phonenumbers`` parses each candidate and keeps it when it is a
+``phone``, ``tel``, ``mobile``). Right after a colon a candidate needs a key that is not all hex
+digits (``tel:+1-202-555-0173``, ``mobile:415-555-2671``, ``home_no:...``) or a cue word, so the
+groups of times and IPv6 addresses are not read as one. Dates, times, decimals, IP addresses and
+version strings are turned away there. Then Google's ``phonenumbers`` parses each candidate and keeps it when it is a
 *possible* number for its country (``+44 …``) or for one of ``regions`` (default ``US``): possible,
 not valid, so that numbers outside real numbering plans (``123-456-7890``, test data) are masked too.
 Running ``phonenumbers``' own text matcher instead costs ~80-200 µs per line (measured in
@@ -25,7 +27,7 @@ from typing import Any
 from .stars import star_digits
 
 CANDIDATE = re.compile(
-    r"(?<![\w+.\-/:])(\+\s?)?(\(?\d[\d\s().\-/]{5,}\d)"
+    r"(?<![\w+.\-/])(\+\s?)?(\(?\d[\d\s().\-/]{5,}\d)"
     r"(\s?(?:ext\.?|x|#)\s?\d{1,5})?(?![\w\-/]|\.\d|:\d)",
     re.IGNORECASE,
 )
@@ -36,6 +38,16 @@ ISO_DATE = re.compile(r"^\(?\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)|^\d{1,2}[-/.]\d{
 CUE = re.compile(
     r"(?i)(?:phone|tel|mobile|cell|call(?:ed|ing)?|sms|fax|whatsapp|contact|number|dial(?:ed)?)\W{0,4}$"
 )
+
+
+_KEY_BEFORE_COLON = re.compile(r"(\w*):$")
+_HEX = re.compile(r"[0-9A-Fa-f]*")
+
+
+def _hex_key(before: str) -> bool:
+    """Whether the word before a colon could be a time's or an IPv6 address's group (all hex digits)."""
+    key = _KEY_BEFORE_COLON.search(before[-40:])
+    return key is None or _HEX.fullmatch(key.group(1)) is not None
 
 
 def _plausible(plus: str | None, body: str, before: str) -> bool:
@@ -86,8 +98,10 @@ class PhoneMasker:
             return text
         out, pos = [], 0
         for m in CANDIDATE.finditer(text):
-            plus, body = m.group(1), m.group(2)
-            if not _plausible(plus, body, text[: m.start()]):
+            plus, body, before = m.group(1), m.group(2), text[: m.start()]
+            if before.endswith(":") and _hex_key(before) and not CUE.search(before[-24:]):
+                continue  # "12:34:5678901", "2001:db8:..." -- but "tel:+1-202-555-0173", "mobile:415-..."
+            if not _plausible(plus, body, before):
                 continue
             if not self._possible((plus or "") + body):
                 continue

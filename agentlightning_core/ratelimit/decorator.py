@@ -13,7 +13,9 @@
 
 Over the limit a call raises :class:`RateLimitExceeded` (``retry_after`` in seconds), which the
 server turns into a 429. The counts live in the limiter's storage: ``RATE_LIMIT_STORAGE_URL`` by
-default, so with Redis every process shares them.
+default, so with Redis every process shares them. With the default limiter the decorator follows
+``RATE_LIMIT_ENABLED`` like every other limit (``false``: calls go straight through); a limiter
+passed explicitly (``limiter=``) always counts. Both are read once, on the first decorated call.
 """
 
 from __future__ import annotations
@@ -32,14 +34,25 @@ from .settings import Limit, load_rate_limit_settings, parse_limit
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DEFAULT: Limiter | None = None
+_DEFAULT_ENABLED: bool | None = None
 
 
 def default_limiter() -> Limiter:
     """The process-wide limiter over ``RATE_LIMIT_STORAGE_URL`` (created on first use)."""
-    global _DEFAULT
+    global _DEFAULT, _DEFAULT_ENABLED
     if _DEFAULT is None:
-        _DEFAULT = Limiter.from_settings(load_rate_limit_settings())
+        settings = load_rate_limit_settings()
+        _DEFAULT = Limiter.from_settings(settings)
+        _DEFAULT_ENABLED = settings.enabled
     return _DEFAULT
+
+
+def _default_or_none() -> Limiter | None:
+    """The default limiter, or ``None`` when ``RATE_LIMIT_ENABLED`` is false."""
+    limiter = default_limiter()
+    if _DEFAULT_ENABLED is None:  # the default was set by hand (tests): it counts
+        return limiter
+    return limiter if _DEFAULT_ENABLED else None
 
 
 def rate_limited(
@@ -53,7 +66,8 @@ def rate_limited(
 
     :param key: a fixed bucket name, or a function of the call's arguments giving one (per user,
         per provider); default: the function's qualified name, shared by all callers.
-    :param limiter: where counts live; default :func:`default_limiter`.
+    :param limiter: where counts live; default :func:`default_limiter` (off when
+        ``RATE_LIMIT_ENABLED`` is false).
     :param wait: sleep until a slot frees instead of raising :class:`RateLimitExceeded`.
     """
     parsed = limit if isinstance(limit, Limit) else parse_limit(limit, "rate_limited(limit)")
@@ -77,7 +91,9 @@ def rate_limited(
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 who = bucket(args, kwargs)
-                lim = limiter or default_limiter()
+                lim = limiter or _default_or_none()
+                if lim is None:
+                    return await fn(*args, **kwargs)
                 while True:
                     decision = await lim.hit(the_limit, "call", who)
                     if decision.allowed:
@@ -91,7 +107,9 @@ def rate_limited(
         @functools.wraps(fn)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             who = bucket(args, kwargs)
-            lim = limiter or default_limiter()
+            lim = limiter or _default_or_none()
+            if lim is None:
+                return fn(*args, **kwargs)
             while True:
                 decision = lim.hit_sync(the_limit, "call", who)
                 if decision.allowed:

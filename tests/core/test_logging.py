@@ -121,6 +121,56 @@ def test_uvicorn_access_lines_are_masked(logger_name: str) -> None:
     assert stream.getvalue().startswith("203.*.***.7:50123")
 
 
+def test_uvicorn_access_formatter_still_gets_its_args_masked(logger_name: str) -> None:
+    # uvicorn's AccessFormatter unpacks record.args (client, method, path, version, status): emptying
+    # them made every access line a "--- Logging error ---" once configure_logger had run
+    from uvicorn.logging import AccessFormatter
+
+    access = logging.getLogger(f"{logger_name}.access")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        AccessFormatter('%(client_addr)s "%(request_line)s" %(status_code)s', use_colors=False)
+    )
+    access.addHandler(handler)
+    access.propagate = False
+    configure_logger(logger_name, masking=True, stream=io.StringIO(), also=[access.name])
+    raised: list[BaseException | None] = []
+
+    def record_error(record: logging.LogRecord) -> None:
+        raised.append(sys.exc_info()[1])
+
+    handler.handleError = record_error  # type: ignore[method-assign]
+    access.info(
+        '%s - "%s %s HTTP/%s" %d', "203.0.113.7:50123", "GET", "/v1/x?mail=ada@example.com", "1.1", 200
+    )
+    assert not raised, raised
+    assert stream.getvalue() == '203.*.***.7:50123 "GET /v1/x?mail=a**@e*****e.com HTTP/1.1" 200 OK\n'
+
+
+def test_masked_args_keep_their_shape_and_hold_no_original(logger_name: str) -> None:
+    logger, stream = _configured(logger_name, masking=True)
+    records: list[logging.LogRecord] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        records.append(record)
+        return True
+
+    logger.handlers[0].addFilter(keep)
+    # a name split across the format string (the cue "user") and an argument is still found
+    logger.info("user %s from %s took %.1f s (%d%%)", "John", "10.1.2.3", 1.5, 50, extra={"who": "-"})
+    logger.info("%(who)-6s at %(ip)s", {"who": "Priya", "ip": "10.0.0.7"}, extra={"who": "-"})
+    logger.info("call %d", 4155552671, extra={"who": "-"})  # no %s to carry the mask: flattened
+    assert stream.getvalue().splitlines() == [
+        "user J**n from 10.*.*.3 took 1.5 s (50%)|-",
+        "P***a  at 10.*.*.7|-",
+        "call **********|-",
+    ]
+    assert records[0].args == ("J**n", "10.*.*.3", 1.5, 50)
+    assert records[1].args == {"who": "P***a", "ip": "10.*.*.7"}
+    assert records[2].args is None and records[2].msg == "call **********"
+
+
 def test_importing_the_core_loads_neither_phonenumbers_nor_the_names_list() -> None:
     code = (
         "import sys, agentlightning_core, agentlightning_core.logging as l\n"

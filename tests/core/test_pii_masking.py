@@ -90,6 +90,45 @@ def test_phones_outside_the_default_region_need_an_international_prefix_or_the_r
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tel:+1-202-555-0173", "tel:+*-***-***-****"),  # a tel: URI
+        ("phone:415-555-2671", "phone:***-***-****"),  # key:value, no space
+        ("mobile:(646) 555-0142", "mobile:(***) ***-****"),
+        ("home_no:415 555 2671", "home_no:*** *** ****"),
+        ("phone:4155552671", "phone:**********"),  # a bare run after a cue
+    ],
+)
+def test_phones_right_after_a_colon_are_masked(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["at 12:34:5678901", "order_id:5551234567", "ts:1700000000123", "build:20240115 1234567"]
+)
+def test_digits_after_a_colon_that_are_no_phone_stay(text: str) -> None:
+    assert mask_text(text) == text
+    # the phone rule alone (no IP rule before it) must not read IPv6 groups as a number either
+    only_phones = PiiMasker(kinds=[PiiKind.PHONE])
+    assert only_phones("2001:db8:0:0:1234:5678:9012:3456") == "2001:db8:0:0:1234:5678:9012:3456"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("fe80::1", "fe80::*"),  # two groups: keeping first and last would hide nothing
+        ("fe80::1a2b%eth0", "fe80::****%eth0"),
+        ("::1", "::*"),
+        ("2001:db8::", "2001:***::"),
+        ("2001:db8::1", "2001:***::1"),
+        ("::ffff:192.168.1.1", "::ffff:192.***.*.1"),  # the IPv4 tail is masked as IPv4
+    ],
+)
+def test_short_ipv6_addresses_never_stay_whole(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize(
     "text",
     ["version 1.2.3.4567", "2024-01-15 10:22:33", "took 1700000000 ns", "300.1.1.1", "mac 00:1A:2B:3C:4D:5E"],
 )

@@ -289,6 +289,39 @@ async def test_wait_true_sleeps_until_admitted() -> None:
     assert stamps[2] - start >= 0.9  # the third call waited for the window to move
 
 
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_the_default_limiter_follows_the_environment(monkeypatch: pytest.MonkeyPatch, enabled: str) -> None:
+    from agentlightning_core.ratelimit import decorator
+
+    monkeypatch.setenv("RATE_LIMIT_ENABLED", enabled)
+    monkeypatch.setenv("RATE_LIMIT_STORAGE_URL", REDIS_URL)
+    monkeypatch.setenv("RATE_LIMIT_KEY_PREFIX", _prefix())
+    monkeypatch.setattr(decorator, "_DEFAULT", None)  # a fresh process: settings read on first call
+    monkeypatch.setattr(decorator, "_DEFAULT_ENABLED", None)
+
+    @rate_limited("2/30")
+    def lookup(x: int) -> int:
+        return x
+
+    @rate_limited("2/30")
+    async def fetch(x: int) -> int:
+        return x
+
+    async def three_fetches() -> list[int]:
+        return [await fetch(i) for i in range(3)]
+
+    if enabled == "false":  # RATE_LIMIT_ENABLED=false turns the decorator's default limit off too
+        assert [lookup(i) for i in range(3)] == [0, 1, 2]
+        assert asyncio.run(three_fetches()) == [0, 1, 2]
+        return
+    assert decorator.default_limiter().storage_url == REDIS_URL
+    assert [lookup(0), lookup(1)] == [0, 1]
+    with pytest.raises(RateLimitExceeded):
+        lookup(2)
+    with pytest.raises(RateLimitExceeded):
+        asyncio.run(three_fetches())
+
+
 def test_decorator_refuses_a_bad_limit() -> None:
     with pytest.raises(ValueError, match="N/S"):
         rate_limited("fast")
