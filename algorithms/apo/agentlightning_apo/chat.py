@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
@@ -44,9 +45,23 @@ def with_key_from_env(llm: LLM, env_var: str | None, role: str) -> LLM:
     return llm.model_copy(update={"api_key": SecretStr(value)})
 
 
+def safe_url(url: str) -> str:
+    """``url`` without a password in it (``https://user:secret@host/v1`` → ``https://user:***@host/v1``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _redact(text: str, secret: str | None) -> str:
+    """An endpoint's error text with the key taken out, should the endpoint echo it back."""
+    return text.replace(secret, "***") if secret else text
+
+
 def describe(llm: LLM) -> dict[str, Any]:
     """What the history may record about an endpoint: where and which model, not the key."""
-    return {"endpoint": llm.endpoint, "model": llm.model, "has_api_key": llm.api_key is not None}
+    return {"endpoint": safe_url(llm.endpoint), "model": llm.model, "has_api_key": llm.api_key is not None}
 
 
 class ChatClient:
@@ -86,7 +101,8 @@ class ChatClient:
         if seed is not None and "seed" not in self.sampling:
             body["seed"] = seed
         headers = {"Authorization": f"Bearer {self.llm.api_key_value}"}
-        where = f"{self.role} endpoint {self._url} (model {self.llm.model!r})"
+        key = self.llm.api_key.get_secret_value() if self.llm.api_key is not None else None
+        where = f"{self.role} endpoint {safe_url(self._url)} (model {self.llm.model!r})"
         owned = self._http is None
         http = self._http or httpx.AsyncClient(timeout=self.timeout)
         try:
@@ -96,14 +112,17 @@ class ChatClient:
                     response = await http.post(self._url, json=body, headers=headers, timeout=self.timeout)
                 except httpx.TransportError as exc:
                     if last:
-                        raise ChatError(f"{where} unreachable: {type(exc).__name__}: {exc}") from None
+                        raise ChatError(
+                            f"{where} unreachable: {type(exc).__name__}: {_redact(str(exc), key)}"
+                        ) from None
                     log.warning("%s: %s; retrying", where, type(exc).__name__)
                 else:
                     if response.status_code < 400:
-                        return _content(response, where)
+                        return _content(response, where, key)
                     if last or response.status_code not in _RETRY_STATUS:
                         raise ChatError(
-                            f"{where} answered HTTP {response.status_code}: {response.text[:300]}"
+                            f"{where} answered HTTP {response.status_code}: "
+                            f"{_redact(response.text, key)[:300]}"
                             + (
                                 " (check the API key and model name)"
                                 if response.status_code in (401, 403, 404)
@@ -118,12 +137,12 @@ class ChatClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _content(response: httpx.Response, where: str) -> str:
+def _content(response: httpx.Response, where: str, key: str | None) -> str:
     try:
         payload = response.json()
         message = payload["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise ChatError(f"{where} returned no chat completion: {response.text[:300]}") from None
+        raise ChatError(f"{where} returned no chat completion: {_redact(response.text, key)[:300]}") from None
     content = message.get("content")
     if isinstance(content, list):  # content parts
         content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from agentlightning_apo.chat import ChatClient, ChatError, describe, with_key_from_env
+from agentlightning_apo.chat import ChatClient, ChatError, describe, safe_url, with_key_from_env
 from agentlightning_apo.templates import extract_prompt, repair_braces, validate_edit
 from agentlightning_apo.testing import ScriptedLLMServer, ScriptedRequest
 
@@ -71,6 +71,23 @@ def test_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMPTY_KEY", "")
     with pytest.raises(ChatError, match=r"editor_api_key_env names \$EMPTY_KEY"):
         with_key_from_env(llm, "EMPTY_KEY", "editor")
+
+
+async def test_an_endpoint_that_echoes_the_key_does_not_put_it_in_the_error() -> None:
+    secret = "sk-echoed-" + "9e1d" * 8
+    # some APIs quote the rejected key back ("Incorrect API key provided: sk-...")
+    async with ScriptedLLMServer(lambda req: (401, f"Incorrect API key provided: {secret}")) as server:
+        client = ChatClient(server.llm(api_key=secret), role="critic", retries=0)
+        with pytest.raises(ChatError) as info:
+            await client.complete([{"role": "user", "content": "hi"}])
+    assert "HTTP 401" in str(info.value) and "Incorrect API key provided: ***" in str(info.value)
+    assert secret not in str(info.value)
+
+
+def test_a_password_in_the_endpoint_url_is_not_recorded() -> None:
+    llm = LLM(endpoint="https://ada:s3cret-pw@llm.example.com:8443/v1?x=1", model="m")
+    assert describe(llm)["endpoint"] == "https://ada:***@llm.example.com:8443/v1?x=1"
+    assert safe_url("http://127.0.0.1:9/v1") == "http://127.0.0.1:9/v1"
 
 
 @pytest.mark.parametrize(
