@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-# Before torch loads: spinning OpenMP threads make a shared CPU crawl.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from agentlightning_transformers.compute import configure_openmp
+
+# Before torch loads: bounded spinning of the OpenMP workers (agentlightning_transformers/compute.py).
+configure_openmp()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

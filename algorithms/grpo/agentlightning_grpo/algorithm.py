@@ -11,7 +11,6 @@ answered. Validation is greedy (temperature 0).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -20,6 +19,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from agentlightning_transformers import compute
 
 from agentlightning_core.algorithm import Algorithm, AlgorithmResult, RolloutOutcome, TrainerContext
 from agentlightning_core.triplet import TraceToTriplet
@@ -68,11 +69,11 @@ class GRPO(Algorithm):
         import torch
 
         if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+            compute.set_threads(self.config.threads)
         device = self.config.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.learner = await asyncio.to_thread(Learner, Path(model_path), self.config, device)
+        self.learner = await compute.run(Learner, Path(model_path), self.config, device)
         return engine
 
     def _resources(self, ctx: TrainerContext, greedy: bool) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class GRPO(Algorithm):
         if cfg.resume:
             ckpt = latest_checkpoint(ctx.output_dir)
             if ckpt is not None:
-                state = await asyncio.to_thread(load_checkpoint, ckpt, learner)
+                state = await compute.run(load_checkpoint, ckpt, learner)
                 state.weights_version = await engine.update_weights(
                     learner.export_weights(), state.weights_version
                 )
@@ -129,7 +130,7 @@ class GRPO(Algorithm):
             )
             rollout_s = time.perf_counter() - t0
             samples, summary = self._samples(outcomes, groups)
-            stats_ = await asyncio.to_thread(learner.train_step, samples)
+            stats_ = await compute.run(learner.train_step, samples)
             t1 = time.perf_counter()
             state.weights_version = await engine.update_weights(learner.export_weights())
             train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
@@ -167,7 +168,7 @@ class GRPO(Algorithm):
                 await self._evaluate(ctx, val, step=state.step)
             if cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or last):
                 state.metrics_history = list(ctx.metrics_history)
-                await asyncio.to_thread(save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints)
+                await compute.run(save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints)
         if ctx.progress is not None and task_id is not None:
             ctx.progress.remove_task(task_id)
         final_score = None

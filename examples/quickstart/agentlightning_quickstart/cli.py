@@ -40,8 +40,10 @@ def demo(
     import os
     import shutil
 
-    # Before torch loads: OpenMP threads that spin while waiting make a shared CPU crawl.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from agentlightning_transformers.compute import configure_openmp
+
+    # Before torch loads: bounded spinning of the OpenMP workers (see compute.py).
+    configure_openmp()
 
     from agentlightning_grpo import GRPO
     from agentlightning_transformers import TransformersEngine

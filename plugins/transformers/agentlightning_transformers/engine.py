@@ -20,6 +20,7 @@ from typing import Any
 
 from agentlightning_core.engine import LLMEngine
 
+from . import compute
 from .batcher import Batcher
 from .chat_format import normalize_messages, parse_tool_calls
 from .fast_decode import FastDecoder, supports
@@ -100,9 +101,9 @@ class TransformersEngine(LLMEngine):
             if self._batcher is not None:
                 return
             if self.model is None:
-                await asyncio.to_thread(self._load)
+                await compute.run(self._load)
             self._batcher = Batcher(
-                self._run_batch,
+                self._run_batch_on_compute_thread,
                 max_batch_size=self.max_batch_size,
                 window_s=self.batch_window_s,
                 max_wait_s=self.max_wait_s,
@@ -268,6 +269,10 @@ class TransformersEngine(LLMEngine):
             )
         return rows
 
+    def _run_batch_on_compute_thread(self, rows: list[SampleRequest]) -> list[tuple[SampleResult, int]]:
+        # the batcher's thread gathers; torch runs on the process's one torch thread (compute.py)
+        return compute.call(self._run_batch, rows)
+
     def _run_batch(self, rows: list[SampleRequest]) -> list[tuple[SampleResult, int]]:
         decode = self._decode if any(r.stop_strings for r in rows) else None
         with self._lock:
@@ -304,7 +309,7 @@ class TransformersEngine(LLMEngine):
         :param version: the version to report; default: the current one plus one.
         """
         await self.start()
-        return await asyncio.to_thread(self._swap, weights, version)
+        return await compute.run(self._swap, weights, version)
 
     def _swap(self, weights: Any, version: int | None) -> int:
         import torch
