@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,7 @@ class TransformersEngine(LLMEngine):
         self._pad_id = 0
         self._template_has_tools = False
         self._decoder: FastDecoder | None = None
+        self._swap_pending = False
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -107,6 +108,7 @@ class TransformersEngine(LLMEngine):
                 max_batch_size=self.max_batch_size,
                 window_s=self.batch_window_s,
                 max_wait_s=self.max_wait_s,
+                accept=lambda: not self._swap_pending,
             )
 
     def _load(self) -> None:
@@ -269,15 +271,32 @@ class TransformersEngine(LLMEngine):
             )
         return rows
 
-    def _run_batch_on_compute_thread(self, rows: list[SampleRequest]) -> list[tuple[SampleResult, int]]:
+    def _run_batch_on_compute_thread(
+        self,
+        rows: list[SampleRequest],
+        join: Callable[[int], list[SampleRequest]],
+        finished: Callable[[int, tuple[SampleResult, int]], None],
+    ) -> list[tuple[SampleResult, int]]:
         # the batcher's thread gathers; torch runs on the process's one torch thread (compute.py)
-        return compute.call(self._run_batch, rows)
+        return compute.call(self._run_batch, rows, join, finished)
 
-    def _run_batch(self, rows: list[SampleRequest]) -> list[tuple[SampleResult, int]]:
-        decode = self._decode if any(r.stop_strings for r in rows) else None
+    def _run_batch(
+        self,
+        rows: list[SampleRequest],
+        join: Callable[[int], list[SampleRequest]] | None = None,
+        finished: Callable[[int, tuple[SampleResult, int]], None] | None = None,
+    ) -> list[tuple[SampleResult, int]]:
         with self._lock:
             version = self.weights_version
-            results, stats = generate_batch(self.model, rows, self._pad_id, decode, self._decoder)
+
+            def report(index: int, result: SampleResult) -> None:
+                if finished is not None:
+                    finished(index, (result, version))
+
+            # decode(ids) is only called for rows that have stop strings
+            results, stats = generate_batch(
+                self.model, rows, self._pad_id, self._decode, self._decoder, join=join, finished=report
+            )
         self.last_batch = stats
         self.total_generated_tokens += stats.generated_tokens
         self.total_batches += 1
@@ -309,7 +328,11 @@ class TransformersEngine(LLMEngine):
         :param version: the version to report; default: the current one plus one.
         """
         await self.start()
-        return await compute.run(self._swap, weights, version)
+        self._swap_pending = True  # a running batch takes in no more requests: the swap goes next
+        try:
+            return await compute.run(self._swap, weights, version)
+        finally:
+            self._swap_pending = False
 
     def _swap(self, weights: Any, version: int | None) -> int:
         import torch

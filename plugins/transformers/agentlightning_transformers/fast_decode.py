@@ -80,16 +80,53 @@ class KVBuffers:
             values.append(vb)
         return cls(keys, values, length)
 
-    def select(self, rows: torch.Tensor) -> None:
-        """Keep only these batch rows (finished rows leave the batch)."""
+    def select(self, rows: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Keep only these batch rows (finished rows leave the batch).
+
+        :param mask: the kept rows' ``[len(rows), length]`` attention mask; when given, leading
+            slots that no kept row attends to are dropped too (so a batch that requests keep
+            joining does not grow without bound) and the trimmed mask is returned.
+        """
+        start = 0
+        if mask is not None:
+            seen = mask.any(0).nonzero()
+            start = int(seen[0]) if len(seen) else self.length
         n = self.length
         for i in range(len(self.keys)):
             k, v = self.keys[i], self.values[i]
             kb = k.new_empty((len(rows), *k.shape[1:]))
             vb = v.new_empty((len(rows), *v.shape[1:]))
-            kb[:, :, :, :n] = k[rows, :, :, :n]
-            vb[:, :, :n] = v[rows, :, :n]
+            kb[:, :, :, : n - start] = k[rows, :, :, start:n]
+            vb[:, :, : n - start] = v[rows, :, start:n]
             self.keys[i], self.values[i] = kb, vb
+        self.length = n - start
+        return None if mask is None else mask[:, start:]
+
+    def extend(self, cache: Any, new_mask: torch.Tensor, mask: torch.Tensor, new_tokens: int) -> torch.Tensor:
+        """Add the rows of a prefilled ``cache`` (``new_mask`` ``[n, P]`` bool: their prompt slots)
+        to the batch, whose mask is ``mask`` ``[B, length]``; returns the ``[B + n, L]`` mask.
+
+        Rows stay right-aligned on a common slot (``L = max(length, P)``): the shorter side is
+        left-padded with zeroed, masked slots. Room is made for ``new_tokens`` more tokens.
+        """
+        length, width = self.length, int(new_mask.shape[1])
+        total = max(length, width)
+        b, n = int(mask.shape[0]), int(new_mask.shape[0])
+        for i, layer in enumerate(cache.layers):
+            k, v = self.keys[i], self.values[i]
+            nk, nv = layer.keys, layer.values  # [n, kv_heads, P, head_dim]
+            kb = k.new_zeros((b + n, k.shape[1], k.shape[2], total + new_tokens))
+            vb = v.new_zeros((b + n, v.shape[1], total + new_tokens, v.shape[3]))
+            kb[:b, :, :, total - length : total] = k[:, :, :, :length]
+            vb[:b, :, total - length : total] = v[:, :, :length]
+            kb[b:, :, :, total - width : total] = nk.transpose(-1, -2)
+            vb[b:, :, total - width : total] = nv
+            self.keys[i], self.values[i] = kb, vb
+        merged = torch.zeros((b + n, total), dtype=torch.bool, device=mask.device)
+        merged[:b, total - length :] = mask
+        merged[b:, total - width :] = new_mask
+        self.length = total
+        return merged
 
 
 class FastDecoder:

@@ -9,7 +9,7 @@ KV cache is copied per row. Finished rows leave the batch, so short answers do n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,8 @@ class BatchStats:
     prefill_tokens: int = 0
     generated_tokens: int = 0
     steps: int = 0
+    #: requests that entered the batch while it was decoding
+    joined: int = 0
 
 
 def _sample(
@@ -107,33 +109,25 @@ def cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-@torch.inference_mode()
-def generate_batch(
-    model: Any,
-    requests: Sequence[SampleRequest],
-    pad_id: int,
-    decode: Any = None,
-    decoder: FastDecoder | None = None,
-) -> tuple[list[SampleResult], BatchStats]:
-    """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings.
+@dataclass
+class _Prefill:
+    logits: torch.Tensor  # [n, vocab] on the CPU: the distribution of each row's first token
+    cache: Any  # transformers cache, one row per request
+    mask: torch.Tensor  # [n, L] long: which cache slots hold each row's prompt (left padding)
 
-    With ``decoder`` (a :class:`~.fast_decode.FastDecoder` over ``model``), the tokens after the
-    prefill are decoded by it instead of the transformers forward: same maths, less overhead.
-    """
+
+def _prefill(model: Any, requests: Sequence[SampleRequest], pad_id: int, stats: BatchStats) -> _Prefill:
+    """Prompts through the transformers forward; a prompt shared by several rows runs once, and so
+    does the prefix every prompt starts with (system prompt, tool list)."""
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
-    stats = BatchStats(prompts=len(requests))
-    results = [SampleResult() for _ in requests]
-    if not requests:
-        return results, stats
     unique: dict[tuple[int, ...], int] = {}
     row_prompt = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in requests]
     prompts = list(unique)
-    stats.unique_prompts = len(prompts)
+    stats.unique_prompts += len(prompts)
     cache = DynamicCache()
     kw = cache_kwarg(model)
-    # The system prompt (and tool list) that every prompt starts with is prefilled once.
     shared = shared_prefix_len(prompts) if len(prompts) > 1 else 0
     if shared:
         model(
@@ -167,22 +161,89 @@ def generate_batch(
     logits = out.logits[:, -1, :].to("cpu")[index]
     if len(prompts) != len(requests) or row_prompt != list(range(len(requests))):
         _select_cache(cache, index.to(device))
-    mask = mask[index]
+    return _Prefill(logits, cache, mask[index])
+
+
+#: ``join(active_rows) -> requests``: requests that arrived since, to decode along from the next
+#: token on (continuous batching); ``finished(index, result)``: request ``index`` (in the order
+#: of ``requests`` followed by every joined one) is complete
+JoinHook = Callable[[int], Sequence[SampleRequest]]
+FinishedHook = Callable[[int, SampleResult], None]
+
+
+@torch.inference_mode()
+def generate_batch(
+    model: Any,
+    requests: Sequence[SampleRequest],
+    pad_id: int,
+    decode: Any = None,
+    decoder: FastDecoder | None = None,
+    *,
+    join: JoinHook | None = None,
+    finished: FinishedHook | None = None,
+) -> tuple[list[SampleResult], BatchStats]:
+    """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings.
+
+    With ``decoder`` (a :class:`~.fast_decode.FastDecoder` over ``model``), the tokens after the
+    prefill are decoded by it instead of the transformers forward: same maths, less overhead.
+    With a decoder, ``join`` lets requests that arrive while the batch decodes enter it at the
+    next token instead of waiting for the whole batch to finish: they are prefilled, their KV
+    cache is merged into the batch's buffers (see :meth:`KVBuffers.extend`) and they decode with
+    the others. ``finished`` hears of each request as soon as it is done.
+    """
+    from transformers import DynamicCache
+
+    device = next(model.parameters()).device
+    requests = list(requests)
+    stats = BatchStats(prompts=len(requests))
+    results = [SampleResult() for _ in requests]
+    if not requests:
+        return results, stats
+    first = _prefill(model, requests, pad_id, stats)
+    logits, cache, mask = first.logits, first.cache, first.mask
     next_pos = mask.sum(-1)  # position of the next token = prompt length
     kv: KVBuffers | None = None
     if decoder is not None:
         kv = KVBuffers.from_cache(cache, mask.shape[1] + max(r.max_new_tokens for r in requests))
         cache = DynamicCache()  # the buffers hold a copy: let the prefill cache go
         mask = mask.bool()
+    else:
+        join = None  # joining needs the decoder's buffers
+    kw = cache_kwarg(model)
     active = list(range(len(requests)))  # request index of each batch row
-    temps = torch.tensor([r.temperature for r in requests], dtype=torch.float32)
-    top_p = torch.tensor([r.top_p for r in requests], dtype=torch.float32)
-    generators = [r.generator for r in requests]
+    temps = [r.temperature for r in requests]
+    top_ps = [r.top_p for r in requests]
     step = 0
-    while active:
-        rows_t = temps[active]
-        rows_p = top_p[active]
-        tokens, logps = _sample(logits, rows_t, rows_p, [generators[a] for a in active])
+    while True:
+        if join is not None and kv is not None:
+            joined = list(join(len(active)))
+            if joined:
+                base = len(requests)
+                requests.extend(joined)
+                results.extend(SampleResult() for _ in joined)
+                temps.extend(r.temperature for r in joined)
+                top_ps.extend(r.top_p for r in joined)
+                stats.prompts += len(joined)
+                new = _prefill(model, joined, pad_id, stats)
+                remaining = [requests[a].max_new_tokens - len(results[a].token_ids) for a in active]
+                mask = kv.extend(
+                    new.cache,
+                    new.mask.bool().to(device),
+                    mask,
+                    max(remaining + [r.max_new_tokens for r in joined]),
+                )
+                logits = torch.cat([logits, new.logits]) if active else new.logits
+                next_pos = torch.cat([next_pos, new.mask.sum(-1)])
+                active.extend(range(base, base + len(joined)))
+                stats.joined += len(joined)
+        if not active:
+            break
+        tokens, logps = _sample(
+            logits,
+            torch.tensor([temps[a] for a in active], dtype=torch.float32),
+            torch.tensor([top_ps[a] for a in active], dtype=torch.float32),
+            [requests[a].generator for a in active],
+        )
         keep: list[int] = []
         for row, req_i in enumerate(active):
             req = requests[req_i]
@@ -202,20 +263,26 @@ def generate_batch(
                 res.finish_reason = "length"
             else:
                 keep.append(row)
+                continue
+            if finished is not None:
+                finished(req_i, res)
         stats.generated_tokens += len(active)
         step += 1
-        if not keep:
+        if not keep and join is None:
             break
         if len(keep) != len(active):
             sel = torch.tensor(keep, dtype=torch.long)
             if kv is not None:
-                kv.select(sel.to(device))
+                trimmed = kv.select(sel.to(device), mask[sel])
+                mask = trimmed if trimmed is not None else mask[sel]
             else:
                 _select_cache(cache, sel.to(device))
-            mask = mask[sel]
+                mask = mask[sel]
             next_pos = next_pos[sel]
             tokens = tokens[sel]
             active = [active[r] for r in keep]
+        if not active:
+            continue  # the batch is empty: anyone waiting joins, else it ends
         mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype)], dim=-1)
         if decoder is not None and kv is not None:
             logits = decoder.step(tokens.to(device), next_pos.to(device), kv, mask.to(device)).to("cpu")

@@ -86,3 +86,35 @@ def test_auto_dtype_is_bfloat16_only_where_native_and_bad_names_fail() -> None:
     assert resolve_dtype("bf16") == "bfloat16"
     with pytest.raises(ValueError, match="dtype='int4'"):
         resolve_dtype("int4")
+
+
+def test_requests_joining_a_running_batch_decode_as_if_alone(model: object) -> None:
+    """Continuous batching: a shorter and a longer prompt join mid-decode (the longer one shifts
+    the batch's cache right); every row's greedy tokens and log-probs equal decoding it alone."""
+    decoder = FastDecoder(model)
+    prompts = [
+        [1, 504, 3458, 314, 253, 1345],
+        [1, 20, 30, 40],
+        [1, 504, 3458, 314, 253, 1345, 77, 88, 99, 100, 101, 102, 103, 104, 105],
+    ]
+    rows = [
+        SampleRequest(prompt_ids=p, max_new_tokens=n, temperature=0.0)
+        for p, n in zip(prompts, [12, 5, 9], strict=True)
+    ]
+    alone = [generate_batch(model, [r], pad_id=0, decoder=decoder)[0][0] for r in rows]
+    arrivals = {3: [rows[1]], 7: [rows[2]]}  # join() call number -> requests that arrived
+    calls: list[int] = []
+    order: list[int] = []
+
+    def join(active: int) -> list[SampleRequest]:
+        calls.append(active)
+        return arrivals.pop(len(calls), [])
+
+    results, stats = generate_batch(
+        model, [rows[0]], pad_id=0, decoder=decoder, join=join, finished=lambda i, _r: order.append(i)
+    )
+    assert stats.joined == 2 and stats.prompts == 3
+    assert [r.token_ids for r in results] == [r.token_ids for r in alone]
+    for got, want in zip(results, alone, strict=True):
+        assert torch.allclose(torch.tensor(got.logprobs), torch.tensor(want.logprobs), atol=1e-3)
+    assert order == [1, 0, 2]  # each reported when done, not at the end of the batch
