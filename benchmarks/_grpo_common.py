@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import statistics
+import subprocess
+import sys
+from typing import Any
 
 from agentlightning_transformers.compute import configure_openmp
 
@@ -10,11 +14,6 @@ from agentlightning_transformers.compute import configure_openmp
 configure_openmp()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-import statistics
-import subprocess
-import sys
-from typing import Any
 
 
 def load_average() -> str:
@@ -49,3 +48,38 @@ def git_rev() -> str:
         ).stdout.strip()
     except OSError:
         return "?"
+
+
+def run_sides_apart(names: list[str], argv: list[str]) -> dict[str, Any]:
+    """Run each side (``--only NAME``) in a process of its own and collect the JSON it prints last.
+
+    Why: torch's OpenMP runtime slows down for good once a process holds a second team of threads
+    (see agentlightning_transformers/compute.py), so the side that ran second in a shared process
+    would pay for the first one's threads.
+    """
+    import json
+
+    out: dict[str, Any] = {}
+    for name in names:
+        cmd = [sys.executable, sys.argv[0], *argv, "--only", name, "--json-result"]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        for ln in lines[:-1]:
+            print(ln, flush=True)
+        if proc.returncode != 0 or not lines:
+            sys.exit(f"{name}: the benchmark process failed (exit {proc.returncode})")
+        out[name] = json.loads(lines[-1])
+    return out
+
+
+def strip_only(argv: list[str]) -> list[str]:
+    """``argv`` without ``--only X`` (the parent re-adds one per side)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--only":
+            skip = True
+        elif not a.startswith("--only="):
+            out.append(a)
+    return out

@@ -3,8 +3,10 @@
 Task (from issue 3): "What is a+b?" with a, b in 0..15 (256 pairs, shuffled with seed 0; a fixed
 100 held out, 156 for training); system prompt "You are a calculator. Reply with only the
 number."; reward 1 when the last integer of the reply equals a+b; held-out accuracy is greedy.
-Both train SmolLM2-135M-Instruct in fp32 on 2 threads, 2 prompts x 8 completions per step, at
-most 24 new tokens, beta 0. The clock counts training only: it is paused while the held-out set
+Both train SmolLM2-135M-Instruct on 2 threads, 2 prompts x 8 completions per step, at most 24 new
+tokens, beta 0; TRL in float32 as the issue configured it, ours with its defaults (bfloat16 matrix
+products where the CPU has them natively; float32 weights and optimizer). Each side runs in a
+process of its own. The clock counts training only: it is paused while the held-out set
 is evaluated, for both. Each run stops at 90% held-out accuracy or at its time budget.
 
     make bench-deps && .venv/bin/python benchmarks/learning_cpu.py
@@ -13,8 +15,10 @@ is evaluated, for both. Each run stops at 90% held-out accuracy or at its time b
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -128,7 +132,7 @@ def run_trl(args: argparse.Namespace, out: Path) -> list[tuple[float, float]]:
     curve: list[tuple[float, float]] = []
     clock = {"spent": 0.0, "t0": 0.0}
 
-    class Eval(TrainerCallback):  # type: ignore[misc]
+    class Eval(TrainerCallback):
         def on_train_begin(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
             curve.append((0.0, accuracy()))
             clock["t0"] = time.perf_counter()
@@ -190,19 +194,27 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=5, help="steps between held-out evaluations")
     parser.add_argument("--budget-min", type=float, default=15.0, help="training minutes before giving up")
     parser.add_argument("--only", choices=["ours", "trl"], default=None)
+    parser.add_argument("--json-result", action="store_true", help=argparse.SUPPRESS)
     a = parser.parse_args()
-    print(
-        f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)",
-        flush=True,
-    )
+    if not a.json_result:
+        print(
+            f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)",
+            flush=True,
+        )
     curves: dict[str, list[tuple[float, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, fn in (("ours", run_ours), ("trl", run_trl)):
-            if a.only in (None, name):
-                curves[name] = fn(a, Path(tmp) / name)
-                print(f"{name}: held-out accuracy vs training minutes", flush=True)
-                for spent, acc in curves[name]:
-                    print(f"  {spent / 60:6.2f} min  {acc:5.0%}  {'#' * round(acc * 40)}", flush=True)
+    if a.only is None:  # both sides, each in a process of its own
+        results = common.run_sides_apart(["ours", "trl"], common.strip_only(sys.argv[1:]))
+        curves = {name: [tuple(p) for p in r["curve"]] for name, r in results.items()}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            fn = run_ours if a.only == "ours" else run_trl
+            curves[a.only] = fn(a, Path(tmp) / a.only)
+        print(f"{a.only}: held-out accuracy vs training minutes", flush=True)
+        for spent, acc in curves[a.only]:
+            print(f"  {spent / 60:6.2f} min  {acc:5.0%}  {'#' * round(acc * 40)}", flush=True)
+        if a.json_result:
+            print(json.dumps({"curve": curves[a.only]}), flush=True)
+            return
     print(f"(load {common.load_average()} at end)")
     ours = reached(curves["ours"]) if "ours" in curves else "not run"
     trl = reached(curves["trl"]) if "trl" in curves else "not run"
