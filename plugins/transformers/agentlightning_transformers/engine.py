@@ -288,18 +288,27 @@ class TransformersEngine(LLMEngine):
     ) -> list[tuple[SampleResult, int]]:
         with self._lock:
             version = self.weights_version
+            # counters first: a caller answered mid-batch must already see this batch in them
+            stats = BatchStats()
+            self.last_batch = stats
+            self.total_batches += 1
 
             def report(index: int, result: SampleResult) -> None:
+                self.total_generated_tokens += len(result.token_ids)
                 if finished is not None:
                     finished(index, (result, version))
 
             # decode(ids) is only called for rows that have stop strings
-            results, stats = generate_batch(
-                self.model, rows, self._pad_id, self._decode, self._decoder, join=join, finished=report
+            results, _ = generate_batch(
+                self.model,
+                rows,
+                self._pad_id,
+                self._decode,
+                self._decoder,
+                join=join,
+                finished=report,
+                stats=stats,
             )
-        self.last_batch = stats
-        self.total_generated_tokens += stats.generated_tokens
-        self.total_batches += 1
         return [(r, version) for r in results]
 
     def _decode(self, ids: list[int]) -> str:

@@ -181,6 +181,7 @@ def generate_batch(
     *,
     join: JoinHook | None = None,
     finished: FinishedHook | None = None,
+    stats: BatchStats | None = None,
 ) -> tuple[list[SampleResult], BatchStats]:
     """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings.
 
@@ -189,13 +190,15 @@ def generate_batch(
     With a decoder, ``join`` lets requests that arrive while the batch decodes enter it at the
     next token instead of waiting for the whole batch to finish: they are prefilled, their KV
     cache is merged into the batch's buffers (see :meth:`KVBuffers.extend`) and they decode with
-    the others. ``finished`` hears of each request as soon as it is done.
+    the others. ``finished`` hears of each request as soon as it is done; ``stats`` (filled as
+    the batch goes, so it is current whenever ``finished`` is called) can be passed in.
     """
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
     requests = list(requests)
-    stats = BatchStats(prompts=len(requests))
+    stats = stats if stats is not None else BatchStats()
+    stats.prompts += len(requests)
     results = [SampleResult() for _ in requests]
     if not requests:
         return results, stats
@@ -213,8 +216,9 @@ def generate_batch(
     active = list(range(len(requests)))  # request index of each batch row
     temps = [r.temperature for r in requests]
     top_ps = [r.top_p for r in requests]
-    step = 0
-    while True:
+    while active:
+        # only a batch that is still decoding takes in arrivals; a fresh batch is gathered by the
+        # caller's quiet window instead, so a group that arrives together shares one prefill
         if join is not None and kv is not None:
             joined = list(join(len(active)))
             if joined:
@@ -232,12 +236,10 @@ def generate_batch(
                     mask,
                     max(remaining + [r.max_new_tokens for r in joined]),
                 )
-                logits = torch.cat([logits, new.logits]) if active else new.logits
+                logits = torch.cat([logits, new.logits])
                 next_pos = torch.cat([next_pos, new.mask.sum(-1)])
                 active.extend(range(base, base + len(joined)))
                 stats.joined += len(joined)
-        if not active:
-            break
         tokens, logps = _sample(
             logits,
             torch.tensor([temps[a] for a in active], dtype=torch.float32),
@@ -245,12 +247,14 @@ def generate_batch(
             [requests[a].generator for a in active],
         )
         keep: list[int] = []
+        stats.steps += 1
         for row, req_i in enumerate(active):
             req = requests[req_i]
             res = results[req_i]
             tok = int(tokens[row])
             res.token_ids.append(tok)
             res.logprobs.append(float(logps[row]))
+            stats.generated_tokens += 1
             if tok in req.stop_token_ids:
                 res.finish_reason = "stop"
             elif (
@@ -266,9 +270,7 @@ def generate_batch(
                 continue
             if finished is not None:
                 finished(req_i, res)
-        stats.generated_tokens += len(active)
-        step += 1
-        if not keep and join is None:
+        if not keep:
             break
         if len(keep) != len(active):
             sel = torch.tensor(keep, dtype=torch.long)
@@ -281,8 +283,6 @@ def generate_batch(
             next_pos = next_pos[sel]
             tokens = tokens[sel]
             active = [active[r] for r in keep]
-        if not active:
-            continue  # the batch is empty: anyone waiting joins, else it ends
         mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype)], dim=-1)
         if decoder is not None and kv is not None:
             logits = decoder.step(tokens.to(device), next_pos.to(device), kv, mask.to(device)).to("cpu")
@@ -296,7 +296,6 @@ def generate_batch(
             )
             logits = out.logits[:, -1, :].to("cpu")
         next_pos = next_pos + 1
-    stats.steps = step
     return results, stats
 
 
