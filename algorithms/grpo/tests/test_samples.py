@@ -53,7 +53,6 @@ def test_agent_match_keeps_only_the_chosen_agents_calls() -> None:
     samples, summary = algo._samples([outcome(0, 1.0), outcome(1, 0.0)], [0, 0])
     assert [s.response_ids for s in samples] == [[10], [30, 31, 32], [11], [31, 31, 32]]
     assert summary["train/calls_per_rollout"] == 2
-    regex = GRPO(
-        group_size=2, agent_match="re.*"
-    )  # a regex, full match._samples([outcome(0, 1.0), outcome(1, 0.0)], [0, 0])[0]
+    by_regex = GRPO(group_size=2, agent_match="re.*")  # a regex, matched against the whole name
+    regex = by_regex._samples([outcome(0, 1.0), outcome(1, 0.0)], [0, 0])[0]
     assert [s.response_ids for s in regex] == [[30, 31, 32], [31, 31, 32]]
