@@ -39,7 +39,7 @@ check: lint typecheck
 test: install check
 	$(VENV)/bin/pytest -q -rs --durations=15
 
-# The headline: train a calculator agent with GRPO on this CPU and show it improve (~10 minutes).
+# The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
 demo: install
 	$(VENV)/bin/agl demo
 

@@ -36,7 +36,7 @@ def demo(
     resume: bool,
     model: str | None,
 ) -> None:
-    """Train a calculator agent with GRPO on this CPU and show it getting better (~10 minutes)."""
+    """Train a calculator agent with GRPO on this CPU and show it getting better (~6 minutes on 2 cores)."""
     import os
     import shutil
 
