@@ -201,6 +201,11 @@ class SqlStore(LightningStore):
         error: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Attempt:
+        if self.pools.is_postgres and status is AttemptStatus.SUCCEEDED and error is None and not metadata:
+            done = await self.pools.single(tx.finish_succeeded, rollout_id, attempt_id)
+            if done is not None:  # the common end of a rollout, in one autocommit statement
+                await self._publish_changes(done[1])
+                return done[0]
         attempt, changes = await self.pools.write(
             tx.update_attempt, rollout_id, attempt_id, status, error, metadata
         )
