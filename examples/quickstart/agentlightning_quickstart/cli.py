@@ -37,7 +37,6 @@ def demo(
     model: str | None,
 ) -> None:
     """Train a calculator agent with GRPO on this CPU and show it getting better (~6 minutes on 2 cores)."""
-    import os
     import shutil
 
     from agentlightning_transformers.compute import configure_openmp
