@@ -6,10 +6,13 @@ plugin, ``RABBITMQ_*`` in the rabbitmq plugin, ...); this class holds what the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import InvalidRequestError
 
 #: heartbeat limit (seconds) a store applies to a rollout whose config sets no ``unresponsive_seconds``
 DEFAULT_UNRESPONSIVE_SECONDS = 300.0
@@ -83,3 +86,25 @@ def load_settings() -> CoreSettings:
 def default_unresponsive_seconds() -> float | None:
     """``AGL_DEFAULT_UNRESPONSIVE_SECONDS`` read now: 300 s unless set; ``None`` when turned off."""
     return StoreSettings().agl_default_unresponsive_seconds
+
+
+def settings_error(
+    exc: ValidationError,
+    what: str,
+    *,
+    variable: Callable[[str], str] = str.upper,
+    secret: frozenset[str] = frozenset(),
+) -> InvalidRequestError:
+    """pydantic-settings' error as one naming each variable as the operator wrote it.
+
+    pydantic names only the field (``port``); an operator set ``RABBITMQ_PORT``. ``variable``
+    maps a field to its variable; values of fields in ``secret`` are shown as ``***``.
+    """
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        shown = "***" if field in secret else repr(error.get("input"))
+        problems.append(f"{variable(field)}={shown}: {error['msg']}")
+    return InvalidRequestError(
+        f"invalid {what} setting(s): " + "; ".join(problems) + " (fix or unset the variable)"
+    )

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agentlightning_core.errors import InvalidRequestError
+from agentlightning_core.settings import settings_error
 
 
 class RabbitMQSettings(BaseSettings):
@@ -63,11 +63,9 @@ def load_rabbitmq_settings() -> RabbitMQSettings:
     try:
         return RabbitMQSettings()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            shown = "***" if field == "password" else repr(error.get("input"))
-            problems.append(f"RABBITMQ_{field.upper()}={shown}: {error['msg']}")
-        raise InvalidRequestError(
-            "invalid rabbitmq bus setting(s): " + "; ".join(problems) + " (fix or unset the variable)"
+        raise settings_error(
+            exc,
+            "rabbitmq bus",
+            variable=lambda field: f"RABBITMQ_{field.upper()}",
+            secret=frozenset({"password"}),
         ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agentlightning_core.errors import InvalidRequestError
+from agentlightning_core.settings import settings_error
 
 
 class RedisBusSettings(BaseSettings):
@@ -59,10 +59,4 @@ def load_redis_bus_settings() -> RedisBusSettings:
     try:
         return RedisBusSettings()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
-            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
-        raise InvalidRequestError(
-            "invalid redis bus setting(s): " + "; ".join(problems) + " (fix or unset the variable)"
-        ) from None
+        raise settings_error(exc, "redis bus") from None

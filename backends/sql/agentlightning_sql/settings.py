@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agentlightning_core.errors import InvalidRequestError
+from agentlightning_core.settings import settings_error
 
 
 class SqlSettings(BaseSettings):
@@ -34,10 +34,4 @@ def load_sql_settings() -> SqlSettings:
     try:
         return SqlSettings()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
-            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
-        raise InvalidRequestError(
-            "invalid SQL store setting(s): " + "; ".join(problems) + " (fix or unset the variable)"
-        ) from None
+        raise settings_error(exc, "SQL store") from None
