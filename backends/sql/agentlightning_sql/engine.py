@@ -279,6 +279,27 @@ def create_pools(url: URL, settings: SqlSettings) -> Pools:
     return SqlitePools(url, settings)
 
 
+def _enable_wal(cursor: Any, busy_ms: int) -> None:
+    """``journal_mode=WAL``, retried while another connection holds the file.
+
+    Switching the journal mode needs the database to itself, and SQLite may answer "database is
+    locked" at once instead of waiting on the busy timeout (seen when three stores start on a new
+    file together: CI failed in ``test_concurrent_starts_on_a_new_database_both_succeed``). WAL
+    persists in the file, so once any connection has switched it, the others find it set.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + max(busy_ms, 1000) / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_events(engine: Engine, *, begin: str | None, busy_ms: int) -> None:
     """Pragmas per connection, and our own ``BEGIN`` (pysqlite's implicit one is deferred and late)."""
 
@@ -286,12 +307,10 @@ def _sqlite_events(engine: Engine, *, begin: str | None, busy_ms: int) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            f"PRAGMA busy_timeout={busy_ms}",
-        ):
-            cursor.execute(pragma)
+        # busy_timeout first: it governs the pragmas after it too
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        _enable_wal(cursor, busy_ms)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     if begin is not None:
