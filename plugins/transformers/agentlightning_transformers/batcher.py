@@ -50,13 +50,10 @@ class Batcher(Generic[R]):
         max_batch_size: int = 64,
         window_s: float = 0.02,
         max_wait_s: float = 0.2,
-        continuous: bool = True,
         accept: Callable[[], bool] | None = None,
         name: str = "agl-engine-batcher",
     ) -> None:
         self._run = run
-        #: let requests that arrive during a batch join it (when ``run`` calls ``join``)
-        self.continuous = continuous
         #: while this returns False nothing joins a running batch (e.g. a weight swap waits)
         self.accept = accept
         self.max_batch_size = max_batch_size
@@ -116,7 +113,7 @@ class Batcher(Generic[R]):
 
     def _join(self, active_rows: int) -> list[_Job]:
         """Jobs that arrived while a batch decodes, up to ``max_batch_size`` rows in all."""
-        if not self.continuous or (self.accept is not None and not self.accept()):
+        if self.accept is not None and not self.accept():
             return []
         jobs: list[_Job] = []
         rows = active_rows
@@ -145,15 +142,18 @@ class _Batch(Generic[R]):
     def __init__(self, batcher: Batcher[R], jobs: list[_Job]) -> None:
         self.batcher = batcher
         self.jobs = jobs
-        self.owner = [i for i, j in enumerate(jobs) for _ in j.rows]  # row -> job
-        self.first = {i: self.owner.index(i) for i in range(len(jobs))}  # job -> its first row
+        self.owner: list[int] = []  # row -> job
+        self.first: list[int] = []  # job -> its first row
         self.done: dict[int, R] = {}
         self.answered: set[int] = set()
+        for i, job in enumerate(jobs):
+            self.first.append(len(self.owner))
+            self.owner.extend(i for _ in job.rows)
 
     def join(self, active_rows: int) -> list[SampleRequest]:
         rows: list[SampleRequest] = []
         for job in self.batcher._join(active_rows):
-            self.first[len(self.jobs)] = len(self.owner)
+            self.first.append(len(self.owner))
             self.owner.extend(len(self.jobs) for _ in job.rows)
             self.jobs.append(job)
             rows.extend(job.rows)

@@ -214,8 +214,6 @@ def generate_batch(
         join = None  # joining needs the decoder's buffers
     kw = cache_kwarg(model)
     active = list(range(len(requests)))  # request index of each batch row
-    temps = [r.temperature for r in requests]
-    top_ps = [r.top_p for r in requests]
     while active:
         # only a batch that is still decoding takes in arrivals; a fresh batch is gathered by the
         # caller's quiet window instead, so a group that arrives together shares one prefill
@@ -225,8 +223,6 @@ def generate_batch(
                 base = len(requests)
                 requests.extend(joined)
                 results.extend(SampleResult() for _ in joined)
-                temps.extend(r.temperature for r in joined)
-                top_ps.extend(r.top_p for r in joined)
                 stats.prompts += len(joined)
                 new = _prefill(model, joined, pad_id, stats)
                 remaining = [requests[a].max_new_tokens - len(results[a].token_ids) for a in active]
@@ -242,8 +238,8 @@ def generate_batch(
                 stats.joined += len(joined)
         tokens, logps = _sample(
             logits,
-            torch.tensor([temps[a] for a in active], dtype=torch.float32),
-            torch.tensor([top_ps[a] for a in active], dtype=torch.float32),
+            torch.tensor([requests[a].temperature for a in active], dtype=torch.float32),
+            torch.tensor([requests[a].top_p for a in active], dtype=torch.float32),
             [requests[a].generator for a in active],
         )
         keep: list[int] = []
