@@ -70,16 +70,3 @@ def run_sides_apart(names: list[str], argv: list[str]) -> dict[str, Any]:
             sys.exit(f"{name}: the benchmark process failed (exit {proc.returncode})")
         out[name] = json.loads(lines[-1])
     return out
-
-
-def strip_only(argv: list[str]) -> list[str]:
-    """``argv`` without ``--only X`` (the parent re-adds one per side)."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == "--only":
-            skip = True
-        elif not a.startswith("--only="):
-            out.append(a)
-    return out

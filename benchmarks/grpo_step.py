@@ -175,7 +175,7 @@ def main() -> None:
     a = parser.parse_args()
     if a.only is None:  # both sides, each in a process of its own
         print(f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)")
-        results = common.run_sides_apart(["ours", "trl"], common.strip_only(sys.argv[1:]))
+        results = common.run_sides_apart(["ours", "trl"], sys.argv[1:])  # no --only here
         print(
             f"speed-up: {results['trl']['step_s'] / results['ours']['step_s']:.2f}x  "
             f"(load {common.load_average()} at end)"

@@ -203,7 +203,7 @@ def main() -> None:
         )
     curves: dict[str, list[tuple[float, float]]] = {}
     if a.only is None:  # both sides, each in a process of its own
-        results = common.run_sides_apart(["ours", "trl"], common.strip_only(sys.argv[1:]))
+        results = common.run_sides_apart(["ours", "trl"], sys.argv[1:])  # no --only here
         curves = {name: [tuple(p) for p in r["curve"]] for name, r in results.items()}
     else:
         with tempfile.TemporaryDirectory() as tmp:
