@@ -5,8 +5,8 @@ to an attempt and record one ``llm`` span for it (request, response, token ids, 
 usage, latency; the agent from ``X-AGL-Agent``; trace and parent ids from ``traceparent``). A
 rollout's LLM resource points there (``LLM.for_attempt``), so the agent needs no change.
 
-Spans are recorded after the answer is on its way (see :mod:`.recorder`), so recording adds no
-latency to the call.
+Spans are built and recorded after the answer is on its way (see :mod:`.recorder`), so recording
+adds no latency to the call.
 """
 
 from __future__ import annotations
@@ -123,8 +123,10 @@ class ProxyCalls:
         def record(response: dict[str, Any] | None, error: str | None = None) -> None:
             if rollout_id is None or attempt_id is None:
                 return
-            recorder.record(
-                llm_span(
+            end, version = time.time(), llm.weights_version  # as of now, though built later
+            recorder.record_later(
+                attempt_id,
+                lambda: llm_span(
                     rollout_id=rollout_id,
                     attempt_id=attempt_id,
                     operation=operation,
@@ -132,11 +134,12 @@ class ProxyCalls:
                     request=body,
                     response=response,
                     start_time=start,
+                    end_time=end,
                     agent_name=agent_name,
                     traceparent=traceparent,
-                    weights_version=llm.weights_version,
+                    weights_version=version,
                     error=error,
-                )
+                ),
             )
 
         if not body.get("stream"):

@@ -4,6 +4,9 @@ Registered as engine ``openai``: ``agl serve --engine openai --engine-option
 base_url=http://host:8000/v1``. Bodies go upstream unchanged except for ``model`` (when this
 engine names one) and ``extra_body`` (merged in, e.g. ``{"return_token_ids": true}`` so vLLM
 returns the token ids RL needs). Streams are relayed chunk by chunk.
+
+Plain calls go through :class:`~.http1.Http1Pool` (half aiohttp's per-call cost, which is most of
+what the proxy adds to a call); streams and ``/models`` through an aiohttp session.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import orjson
 
 from ..engine import LLMEngine
 from ..errors import AglError, BackendUnavailableError, InvalidRequestError
+from .http1 import Http1Pool, UpstreamProtocolError
 
 
 class UpstreamError(AglError):
@@ -91,6 +95,8 @@ class OpenAIEngine(LLMEngine):
         self.weights_version = int(weights_version)
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._pool: Http1Pool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"OpenAIEngine(base_url={self.base_url!r}, model={self.model!r})"
@@ -99,18 +105,36 @@ class OpenAIEngine(LLMEngine):
         self._get_session()
 
     async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
 
+    def _request_headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", **self.headers}
+        if self.api_key:
+            headers["authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _get_pool(self) -> Http1Pool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool_loop is not loop:
+            self._pool = Http1Pool(
+                self.base_url,
+                self._request_headers(),
+                read_timeout=self.timeout,
+                limit=self.max_connections,
+            )
+            self._pool_loop = loop
+        return self._pool
+
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._session_loop is not loop:
-            headers = {"content-type": "application/json", **self.headers}
-            if self.api_key:
-                headers["authorization"] = f"Bearer {self.api_key}"
             self._session = aiohttp.ClientSession(
-                headers=headers,
+                headers=self._request_headers(),
                 connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self.timeout),
             )
@@ -130,16 +154,17 @@ class OpenAIEngine(LLMEngine):
     # ------------------------------------------------------------------ transport
     async def _post(self, path: str, body: bytes) -> dict[str, Any]:
         try:
-            async with self._get_session().post(self.base_url + path, data=body) as response:
-                data = await response.read()
-                if response.status >= 400:
-                    raise self._error(response.status, data)
-        except aiohttp.ClientError as exc:
-            raise self._unreachable(exc) from exc
-        except asyncio.TimeoutError as exc:
+            status, data = await self._get_pool().post(path, body)
+        except (asyncio.TimeoutError, TimeoutError) as exc:  # before OSError: TimeoutError is one
             raise BackendUnavailableError(
                 f"LLM upstream {self.base_url} timed out after {self.timeout:g}s"
             ) from exc
+        except OSError as exc:
+            raise self._unreachable(exc) from exc
+        except UpstreamProtocolError as exc:
+            raise UpstreamError(502, f"LLM upstream {self.base_url}{path}: {exc}") from None
+        if status >= 400:
+            raise self._error(status, data)
         try:
             result = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

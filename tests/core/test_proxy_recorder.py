@@ -51,6 +51,31 @@ async def test_record_returns_at_once_and_the_writer_batches() -> None:
     await recorder.close()
 
 
+async def test_record_later_builds_in_the_writer_and_a_failing_build_drops_only_its_span(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = InMemoryStore()
+    rid, aid = await running(store)
+    recorder = SpanRecorder(store)
+    built: list[str] = []
+
+    def build(name: str) -> Span:
+        built.append(name)
+        if name == "broken":
+            raise ValueError("bad response shape")
+        return Span(rollout_id=rid, attempt_id=aid, name=name)
+
+    for name in ("first", "broken", "last"):
+        recorder.record_later(aid, lambda name=name: build(name))  # type: ignore[misc]
+    assert built == [] and recorder.pending(aid) == 3  # nothing built on the caller's path
+    await recorder.flush(aid)
+    assert built == ["first", "broken", "last"]
+    assert [s.name for s in await store.query_spans(rid)] == ["first", "last"]
+    assert recorder.pending() == 0 and recorder.dropped == 1 and recorder.written == 2
+    assert "could not build an LLM span of attempt" in caplog.text and "bad response shape" in caplog.text
+    await recorder.close()
+
+
 async def test_a_refused_attempt_does_not_sink_the_others_in_its_batch() -> None:
     store = InMemoryStore()
     rid, aid = await running(store)

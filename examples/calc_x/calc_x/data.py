@@ -1,5 +1,11 @@
 """Calc-X-style word problems, generated: each has a question, the expression that solves it and
-the answer. Deterministic for a seed, so train/val splits are reproducible without a download."""
+the answer. Deterministic for a seed, so train/val splits are reproducible without a download.
+
+Two levels. Level 2 (the default) is Calc-X's kind: two or three operations with numbers up to
+a few hundred. Level 1 is one operation on small numbers: a 135M model scores 0% at level 2
+(every GRPO group is all-zero reward, so there is nothing to learn from) but sometimes solves
+level 1, which gives reinforcement learning a signal on a CPU.
+"""
 
 from __future__ import annotations
 
@@ -92,20 +98,62 @@ def _square(r: random.Random) -> tuple[str, str]:
 TEMPLATES: list[Template] = [_pencils, _train, _split, _garden, _discount, _average, _savings, _square]
 
 
-def generate(n: int, seed: int = 0) -> list[dict[str, Any]]:
+def _apples(r: random.Random) -> tuple[str, str]:
+    a, b = r.randint(2, 30), r.randint(2, 30)
+    name = r.choice(NAMES)
+    return f"{name} has {a} apples and buys {b} more. How many apples does {name} have now?", f"{a} + {b}"
+
+
+def _marbles(r: random.Random) -> tuple[str, str]:
+    b = r.randint(2, 25)
+    a = b + r.randint(1, 30)
+    name = r.choice(NAMES)
+    return f"{name} had {a} marbles and lost {b} of them. How many marbles are left?", f"{a} - {b}"
+
+
+def _cookies(r: random.Random) -> tuple[str, str]:
+    a, b = r.randint(2, 9), r.randint(2, 12)
+    return f"There are {a} boxes with {b} cookies in each box. How many cookies are there?", f"{a} * {b}"
+
+
+def _candies(r: random.Random) -> tuple[str, str]:
+    k, each = r.randint(2, 8), r.randint(2, 10)
+    return (
+        f"{k * each} candies are shared equally among {k} children. How many candies does each child get?",
+        f"{k * each} / {k}",
+    )
+
+
+def _pages(r: random.Random) -> tuple[str, str]:
+    b = r.randint(5, 60)
+    a = b + r.randint(5, 90)
+    name = r.choice(NAMES)
+    return f"A book has {a} pages and {name} has read {b}. How many pages are left to read?", f"{a} - {b}"
+
+
+ONE_STEP: list[Template] = [_apples, _marbles, _cookies, _candies, _pages]
+LEVELS: dict[int, list[Template]] = {1: ONE_STEP, 2: TEMPLATES}
+
+
+def generate(n: int, seed: int = 0, level: int = 2) -> list[dict[str, Any]]:
     """``n`` distinct problems: ``{"id", "question", "expression", "answer"}`` (answer as text)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {sorted(LEVELS)}, got {level!r}")
+    templates = LEVELS[level]
     r = random.Random(seed)
     seen: set[str] = set()
     problems: list[dict[str, Any]] = []
     while len(problems) < n:
-        question, expression = r.choice(TEMPLATES)(r)
+        question, expression = r.choice(templates)(r)
         if question in seen:
             continue
         seen.add(question)
         answer = format_number(evaluate(expression))
         problems.append(
             {
-                "id": f"calc-{seed}-{len(problems)}",
+                "id": f"calc-l{level}-{seed}-{len(problems)}"
+                if level != 2
+                else f"calc-{seed}-{len(problems)}",
                 "question": question,
                 "expression": expression,
                 "answer": answer,
@@ -115,8 +163,8 @@ def generate(n: int, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def splits(
-    train_size: int = 200, val_size: int = 50, seed: int = 0
+    train_size: int = 200, val_size: int = 50, seed: int = 0, level: int = 2
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Disjoint train and validation sets."""
-    problems = generate(train_size + val_size, seed)
+    problems = generate(train_size + val_size, seed, level)
     return problems[:train_size], problems[train_size:]

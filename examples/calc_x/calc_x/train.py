@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-size", type=int, default=200)
     parser.add_argument("--val-size", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--level",
+        type=int,
+        choices=[1, 2],
+        default=2,
+        help="problem difficulty: 2 = Calc-X's two-to-three-step problems, 1 = one step, small numbers",
+    )
     parser.add_argument("--max-tokens", type=int, default=160, help="completion cap when the LLM sets none")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--output-dir", default="runs/calc_x")
@@ -58,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    train, val = splits(args.train_size, args.val_size, args.seed)
+    train, val = splits(args.train_size, args.val_size, args.seed, args.level)
     with calculator_server() as mcp_url:
         agent = make_agent(mcp_url, args.max_tokens)
         if args.smoke:

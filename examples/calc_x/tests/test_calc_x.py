@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -61,6 +62,19 @@ def test_problems_are_reproducible_distinct_and_correct() -> None:
         assert float(problem["answer"]) == pytest.approx(evaluate(problem["expression"]))
     train, val = splits(40, 10)
     assert not {p["question"] for p in train} & {p["question"] for p in val}
+
+
+def test_level_one_problems_are_one_operation_on_small_numbers() -> None:
+    problems = generate(200, seed=0, level=1)
+    assert len({p["question"] for p in problems}) == 200
+    for problem in problems:
+        assert len(re.findall(r"[-+*/]", problem["expression"])) == 1
+        assert float(problem["answer"]) == pytest.approx(evaluate(problem["expression"]))
+        assert 0 <= float(problem["answer"]) <= 400 and float(problem["answer"]).is_integer()
+    train, val = splits(40, 10, level=1)
+    assert not {p["question"] for p in train} & {p["question"] for p in val}
+    with pytest.raises(ValueError, match="level must be one of"):
+        generate(3, level=3)
 
 
 def test_calculator_refuses_anything_but_arithmetic() -> None:
