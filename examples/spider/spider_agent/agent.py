@@ -13,7 +13,7 @@ import agentlightning_langgraph
 
 from agentlightning_core.types import LLM
 
-from .sql import describe_execution, execution_match, extract_sql, schema_text
+from .sql import describe_execution, execution_match, extract_sql, schema_text, shaped_reward
 
 WRITE_PROMPT = "You write SQLite queries. Answer with one SQL query in a ```sql block and nothing else."
 CHECK_PROMPT = (
@@ -101,10 +101,24 @@ def to_input(task: dict[str, Any]) -> SqlState:
 
 
 def reward(task: dict[str, Any], state: SqlState) -> float:
+    """Execution match of the final query: 1.0 or 0.0."""
     return execution_match(task["db_id"], state.get("query", ""), task["query"])
 
 
-def make_agent(max_turns: int = 2, max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
+def shaped(task: dict[str, Any], state: SqlState) -> float:
+    """Execution match, with 0.1 for a final query that runs but does not match (``--reward shaped``)."""
+    return shaped_reward(task["db_id"], state.get("query", ""), task["query"])
+
+
+REWARDS = {"match": reward, "shaped": shaped}
+
+
+def make_agent(max_turns: int = 2, max_tokens: int = DEFAULT_MAX_TOKENS, reward_name: str = "match") -> Any:
+    if reward_name not in REWARDS:
+        raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {reward_name!r}")
     return agentlightning_langgraph.wrap(
-        lambda llm: build_graph(llm, max_turns, max_tokens), reward=reward, to_input=to_input, name="spider"
+        lambda llm: build_graph(llm, max_turns, max_tokens),
+        reward=REWARDS[reward_name],
+        to_input=to_input,
+        name="spider",
     )

@@ -81,3 +81,25 @@ def execution_match(db_id: str, predicted: str, gold: str) -> float:
     if "order by" in gold.lower():
         return 1.0 if got == want else 0.0
     return 1.0 if sorted(map(repr, got)) == sorted(map(repr, want)) else 0.0
+
+
+#: ``shaped_reward`` for a query that runs but returns other rows than the gold query
+RUNS_REWARD = 0.1
+
+
+def shaped_reward(db_id: str, predicted: str, gold: str) -> float:
+    """``execution_match``, plus ``RUNS_REWARD`` for a query that at least runs.
+
+    Why: an untrained small model rarely writes SQL at all, so with execution match alone every
+    GRPO group is all zeros and there is nothing to learn from; the small reward for runnable SQL
+    gives the first signal. A match still scores 1.0, so accuracy (reward >= 1) is execution match.
+    """
+    if execution_match(db_id, predicted, gold) == 1.0:
+        return 1.0
+    if not predicted.strip():
+        return 0.0
+    try:
+        execute(db_id, predicted)
+    except (sqlite3.Error, TimeoutError, ValueError):
+        return 0.0
+    return RUNS_REWARD

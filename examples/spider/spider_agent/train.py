@@ -54,6 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-tokens", type=int, default=160, help="completion cap when the LLM sets none")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--reward",
+        choices=["match", "shaped"],
+        default="match",
+        help="match: execution match (1/0); shaped: also 0.1 for a query that runs (a first signal for "
+        "a model that rarely writes SQL; accuracy still counts matches only)",
+    )
     parser.add_argument("--output-dir", default="runs/spider")
     return parser.parse_args(argv)
 
@@ -86,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     train, val = splits()
     max_turns = args.max_turns if args.max_turns is not None else (1 if args.smoke else 2)
-    agent = make_agent(max_turns, args.max_tokens)
+    agent = make_agent(max_turns, args.max_tokens, args.reward)
     trainer = build_trainer(args)
     if args.smoke:
         report = trainer.dev(agent, val, limit=args.smoke_size, show_spans=False)

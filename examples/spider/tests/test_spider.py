@@ -22,7 +22,7 @@ from spider_agent.agent import (
     make_agent,
 )
 from spider_agent.data_split import splits
-from spider_agent.sql import execute, execution_match, extract_sql, load_questions
+from spider_agent.sql import RUNS_REWARD, execute, execution_match, extract_sql, load_questions, shaped_reward
 from spider_agent.train import build_trainer, parse_args
 
 from agentlightning_core.plugin_manager import AglPluginManager
@@ -83,6 +83,18 @@ def test_execution_match_compares_results_not_text() -> None:
         execution_match("concerts", "SELECT name FROM singer WHERE age > 50 ORDER BY age ASC", ordered) == 0.0
     )
     assert extract_sql("Here:\n```sql\nSELECT 1;\n```") == "SELECT 1"
+
+
+def test_shaped_reward_adds_a_little_for_sql_that_runs_and_match_stays_one() -> None:
+    gold = "SELECT count(*) FROM singer WHERE country = 'France'"
+    assert shaped_reward("concerts", "SELECT COUNT(*) FROM singer WHERE country = 'France'", gold) == 1.0
+    assert shaped_reward("concerts", "SELECT count(*) FROM singer", gold) == RUNS_REWARD
+    assert shaped_reward("concerts", "SELECT nonsense FROM nowhere", gold) == 0.0
+    assert shaped_reward("concerts", "There are 2 singers", gold) == 0.0
+    assert shaped_reward("concerts", "", gold) == 0.0
+    assert build_trainer(parse_args(["--reward", "shaped"])) is not None
+    with pytest.raises(ValueError, match="reward must be one of"):
+        make_agent(reward_name="partial")
 
 
 def _script(gold: dict[str, str], broken: set[str]) -> Any:
