@@ -32,7 +32,7 @@ lint:
 	$(VENV)/bin/ruff format --check .
 
 typecheck:
-	$(VENV)/bin/mypy agentlightning_core $(filter-out %/tests,$(patsubst %/__init__.py,%,$(wildcard $(foreach p,$(PACKAGES),$(p)/*/__init__.py))))
+	$(VENV)/bin/mypy agentlightning_core benchmarks $(filter-out %/tests,$(patsubst %/__init__.py,%,$(wildcard $(foreach p,$(PACKAGES),$(p)/*/__init__.py))))
 
 check: lint typecheck
 

@@ -104,7 +104,7 @@ async def latency(bus: EventBus, events: int, interval: float, payload: str) -> 
     return delays
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 

@@ -109,7 +109,7 @@ def run_trl(steps: int, threads: int, out: Path) -> list[dict[str, Any]]:
 
     rows: list[dict[str, Any]] = []
 
-    class Clock(TrainerCallback):  # type: ignore[misc]
+    class Clock(TrainerCallback):
         def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.t0 = time.perf_counter()
 

@@ -82,13 +82,10 @@ def run_ours(args: argparse.Namespace, out: Path) -> list[tuple[float, float]]:
     )
     trainer.fit(calc, train, val)
     curve = []
-    for m in trainer.last_result.metrics if trainer.last_result else []:
+    metrics = trainer.last_result.metrics if trainer.last_result else []
+    for m in metrics:
         if "val/accuracy" in m:
-            spent = sum(
-                x.get("time/step_s", 0.0)
-                for x in trainer.last_result.metrics
-                if x.get("step", 0) <= m["step"]
-            )
+            spent = sum(float(x.get("time/step_s", 0.0)) for x in metrics if x.get("step", 0) <= m["step"])
             curve.append((spent, float(m["val/accuracy"])))
     return curve
 
@@ -131,22 +128,23 @@ def run_trl(args: argparse.Namespace, out: Path) -> list[tuple[float, float]]:
 
     curve: list[tuple[float, float]] = []
     clock = {"spent": 0.0, "t0": 0.0}
+    eval_every, budget_s = args.eval_every, args.budget_min * 60
 
     class Eval(TrainerCallback):
-        def on_train_begin(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             curve.append((0.0, accuracy()))
             clock["t0"] = time.perf_counter()
 
-        def on_step_end(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             clock["spent"] += time.perf_counter() - clock["t0"]
-            if state.global_step % args.eval_every == 0:
+            if state.global_step % eval_every == 0:
                 acc = accuracy()
                 curve.append((clock["spent"], acc))
                 print(
                     f"  trl  step {state.global_step:4d}  {clock['spent'] / 60:5.1f} min  acc {acc:.2f}",
                     flush=True,
                 )
-                if acc >= TARGET or clock["spent"] >= args.budget_min * 60:
+                if acc >= TARGET or clock["spent"] >= budget_s:
                     control.should_training_stop = True
             clock["t0"] = time.perf_counter()
 

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import queue
 import secrets
 import shlex
 import signal
@@ -29,6 +30,7 @@ from typing import Any
 
 from agentlightning_core.client import HttpStore
 from agentlightning_core.runtime.context import AttemptContext
+from agentlightning_core.store.base import LightningStore
 from agentlightning_core.types import AttemptStatus, RolloutRequest, Span
 
 
@@ -41,7 +43,7 @@ def run(coro: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- workers
-async def worker(store: HttpStore, worker_id: str, n_spans: int, counts: list[int]) -> None:
+async def worker(store: LightningStore, worker_id: str, n_spans: int, counts: list[int]) -> None:
     while True:
         got = await store.dequeue_rollout(worker_id)
         if got is None:
@@ -75,16 +77,21 @@ async def process_main(
 
 
 def process_entry(*args: Any) -> None:
-    run(process_main(*args))
+    results = args[-1]
+    try:
+        run(process_main(*args))
+    except BaseException as exc:  # the parent waits for one result per process: send the failure
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
 
 
 # ------------------------------------------------------------------------------ server
-def start_server(store_url: str, rate_limit: bool) -> tuple[subprocess.Popen[str], str, str]:
+def start_server(store_url: str, rate_limit: bool, bus: str) -> tuple[subprocess.Popen[str], str, str]:
     token = secrets.token_hex(16)
     env = {
         **os.environ,
         "AGL_SERVER_TOKEN": token,
-        "EVENT_BUS_BACKEND": "memory",
+        "EVENT_BUS_BACKEND": bus,
         "AGL_NO_PLUGIN_COMMANDS": "1",
     }
     if not rate_limit:
@@ -127,6 +134,21 @@ def rate_limit_summary(disabled: bool) -> str:
     return f"on, {settings.max_requests} requests / {settings.window_seconds} s per client (RATE_LIMIT_*)"
 
 
+def collect(results: Any, procs: list[Any]) -> list[Any]:
+    """One result per worker process; a process that died without sending one ends the run."""
+    outcomes: list[Any] = []
+    while len(outcomes) < len(procs):
+        try:
+            outcomes.append(results.get(timeout=1.0))
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise SystemExit(
+                    f"worker process {dead[0].pid} died (exit code {dead[0].exitcode})"
+                ) from None
+    return outcomes
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux), to show the server's cost per rollout."""
     try:
@@ -153,6 +175,12 @@ def main() -> None:
         help="serve with RATE_LIMIT_ENABLED=false (with --serve); by default the server's RATE_LIMIT_* "
         "settings apply, and all workers share one token, so they share one per-client budget",
     )
+    parser.add_argument(
+        "--bus",
+        default="memory",
+        help="event bus of the --serve server (EVENT_BUS_BACKEND: memory, redis, rabbitmq); every state "
+        "change is published to it",
+    )
     args = parser.parse_args()
     if args.serve == bool(args.url):
         parser.error("give exactly one of --url URL or --serve")
@@ -160,8 +188,9 @@ def main() -> None:
         parser.error("-W must be at least -P (each process needs a worker)")
 
     server = None
+    token: str | None
     if args.serve:
-        server, url, token = start_server(args.store, rate_limit=not args.no_rate_limit)
+        server, url, token = start_server(args.store, rate_limit=not args.no_rate_limit, bus=args.bus)
     else:
         url, token = args.url.rstrip("/"), os.environ.get("AGL_SERVER_TOKEN")
     try:
@@ -183,7 +212,12 @@ def main() -> None:
         server_cpu = cpu_seconds(server.pid) if server is not None else float("nan")
         for p in procs:
             p.start()
-        outcomes = [results.get() for _ in procs]
+        outcomes = collect(results, procs)
+        failures = [o[1] for o in outcomes if o[0] == "error"]
+        if failures:
+            for p in procs:
+                p.kill()
+            raise SystemExit(f"a worker process failed: {failures[0]}")
         for p in procs:
             p.join()
         if server is not None:
@@ -213,10 +247,10 @@ def main() -> None:
     if server is not None:
         print(f"server CPU: {server_cpu:.2f}s ({1e6 * server_cpu / done:.0f} us per rollout)")
     if args.serve:
-        print(f"server rate limiting: {rate_limit_summary(args.no_rate_limit)}")
+        print(f"server rate limiting: {rate_limit_summary(args.no_rate_limit)}; event bus: {args.bus}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     command = ["python", "benchmarks/store_throughput.py"]
-    command += ["--serve", "--store", args.store] if args.serve else ["--url", url]
+    command += ["--serve", "--store", args.store, "--bus", args.bus] if args.serve else ["--url", url]
     command += ["--no-rate-limit"] if args.no_rate_limit else []
     command += [
         "-R",
