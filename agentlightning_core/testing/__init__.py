@@ -13,6 +13,7 @@ Subclass a suite in your plugin's tests and provide the fixture it names::
 Running agents for real in tests: :mod:`.scripted_llm` (a scripted OpenAI-compatible HTTP server
 with token ids, and an engine forwarding to it) and :mod:`.proxy_harness` (store + server with the
 LLM proxy + runner + tracer over a list of inputs); framework adapters and examples use both.
+:func:`.spans.llm_call_span` builds an LLM-call span by hand, for tests of what reads them.
 """
 
 from .bus_conformance import BusConformance

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from agentlightning_core import Reward, Span, TraceToTriplet
+from agentlightning_core.testing.spans import llm_call_span
 from agentlightning_core.types import semconv
 
 RID, AID = "ro-1", "at-1"
@@ -23,29 +24,23 @@ def llm_call(
     tokens: bool = True,
     span_id: str | None = None,
 ) -> Span:
-    attrs: dict[str, Any] = {
-        semconv.SPAN_TYPE: "llm",
-        semconv.LLM_REQUEST: {"model": "m", "messages": [{"role": "user", "content": prompt}]},
-        semconv.LLM_RESPONSE: {"choices": [{"message": {"role": "assistant", "content": answer}}]},
-        semconv.GEN_AI_RESPONSE_MODEL: "m-1",
-    }
-    if tokens:
-        attrs[semconv.LLM_PROMPT_TOKEN_IDS] = [1, 2, 3]
-        attrs[semconv.LLM_COMPLETION_TOKEN_IDS] = [4, 5]
-        attrs[semconv.LLM_COMPLETION_LOGPROBS] = [-0.1, -0.2]
-        attrs[semconv.LLM_WEIGHTS_VERSION] = 3
-    if agent is not None:
-        attrs[semconv.AGENT_NAME] = agent
-    extra = {"span_id": span_id} if span_id else {}
-    return Span(
-        rollout_id=RID,
-        attempt_id=AID,
-        name=semconv.LLM_SPAN_NAME,
-        start_time=start,
-        end_time=end,
+    token_fields: dict[str, Any] = (
+        {"prompt_ids": [1, 2, 3], "completion_ids": [4, 5], "logprobs": [-0.1, -0.2], "weights_version": 3}
+        if tokens
+        else {}
+    )
+    return llm_call_span(
+        RID,
+        AID,
+        prompt=prompt,
+        answer=answer,
+        agent=agent,
+        start=start,
+        end=end,
         parent_id=parent,
-        attributes=attrs,
-        **extra,
+        span_id=span_id,
+        attributes={semconv.GEN_AI_RESPONSE_MODEL: "m-1"},
+        **token_fields,
     )
 
 

@@ -5,25 +5,14 @@ from __future__ import annotations
 from agentlightning_apo.traces import failures_of
 
 from agentlightning_core.algorithm import RolloutOutcome
+from agentlightning_core.testing.spans import llm_call_span
 from agentlightning_core.triplet import TraceToTriplet
-from agentlightning_core.types import Rollout, RolloutStatus, Span, semconv
+from agentlightning_core.types import Rollout, RolloutStatus, Span
 
 
 def call(rollout_id: str, agent: str, prompt: str, answer: str, t: float) -> Span:
-    return Span(
-        rollout_id=rollout_id,
-        attempt_id="at-1",
-        name=semconv.LLM_SPAN_NAME,
-        start_time=t,
-        end_time=t + 0.1,
-        attributes={
-            semconv.SPAN_TYPE: "llm",
-            semconv.AGENT_NAME: agent,
-            semconv.LLM_REQUEST: {
-                "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": prompt}]
-            },
-            semconv.LLM_RESPONSE: {"choices": [{"message": {"role": "assistant", "content": answer}}]},
-        },
+    return llm_call_span(
+        rollout_id, prompt=prompt, answer=answer, system_prompt="sys", agent=agent, model=None, start=t
     )
 
 

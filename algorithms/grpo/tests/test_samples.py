@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from agentlightning_grpo import GRPO
 
 from agentlightning_core import Rollout, RolloutOutcome, Span
-from agentlightning_core.types import RolloutStatus, semconv
+from agentlightning_core.testing.spans import llm_call_span
+from agentlightning_core.types import RolloutStatus
 
 
 def call(rollout_id: str, agent: str, start: float, prompt: list[int], answer: list[int]) -> Span:
-    attrs: dict[str, Any] = {
-        semconv.SPAN_TYPE: "llm",
-        semconv.LLM_REQUEST: {"model": "m", "messages": [{"role": "user", "content": "q"}]},
-        semconv.LLM_RESPONSE: {"choices": [{"message": {"role": "assistant", "content": "a"}}]},
-        semconv.LLM_PROMPT_TOKEN_IDS: prompt,
-        semconv.LLM_COMPLETION_TOKEN_IDS: answer,
-        semconv.AGENT_NAME: agent,
-    }
-    return Span(
-        rollout_id=rollout_id,
-        attempt_id="at-1",
-        name=semconv.LLM_SPAN_NAME,
-        start_time=start,
-        end_time=start + 1,
-        attributes=attrs,
+    return llm_call_span(
+        rollout_id,
+        prompt="q",
+        answer="a",
+        agent=agent,
+        start=start,
+        end=start + 1,
+        prompt_ids=prompt,
+        completion_ids=answer,
     )
 
 
