@@ -230,3 +230,29 @@ async def test_engine_reports_a_refused_connection_naming_the_upstream() -> None
     ):
         await engine.chat_completions({"messages": []})
     await engine.close()
+
+
+def test_the_pool_works_on_uvloop_as_agl_serve_runs_it() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> list[tuple[int, bytes]]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                try:
+                    await reader.readuntil(b"\r\n\r\n")
+                    await reader.readexactly(2)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                writer.write(answer(b'{"ok": true}'))
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = Http1Pool(f"http://127.0.0.1:{port}/v1", {}, read_timeout=5)
+        try:
+            return [await pool.post("/chat/completions", b"{}") for _ in range(3)]
+        finally:
+            pool.close()
+            server.close()
+
+    assert uvloop.run(main()) == [(200, b'{"ok": true}')] * 3
