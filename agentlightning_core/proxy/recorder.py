@@ -3,9 +3,10 @@
 The proxy answers the agent first and records afterwards: ``record`` only appends to a buffer,
 and one writer task sends everything that accumulated while its previous write was in flight as
 one ``add_spans`` call. ``record_later`` takes a function that builds the span, so even building
-it (a pydantic model around the request and response, some 40 µs) happens after the answer is sent. ``flush(attempt_id)`` waits until an attempt's spans are stored; the
-server calls it before an attempt is finished, so an algorithm that reads a finished rollout's
-spans never misses its last LLM call.
+it (a pydantic model around the request and response, some 40 µs) happens after the answer is
+sent. ``flush(attempt_id)`` waits until an attempt's spans are stored; the server calls it before
+an attempt is finished, so an algorithm that reads a finished rollout's spans never misses its
+last LLM call.
 """
 
 from __future__ import annotations
