@@ -29,19 +29,16 @@ import contextlib
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import asyncpg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
-
-from agentlightning_core.errors import BackendUnavailableError
 
 from .settings import SqlSettings
 from .sqlite_writer import GroupCommitWriter
@@ -173,36 +170,6 @@ class PostgresPools(Pools):
 
     async def single(self, tx: Callable[..., T], *args: Any) -> T:
         return await self.read(tx, *args)  # autocommit: the statement is its own transaction
-
-    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        """One statement straight on the pooled connection's asyncpg driver, outside SQLAlchemy's
-        execution layer (see ``postgres_direct.py``); no transaction, so it autocommits.
-
-        An error in the statement (``PostgresError``, or arguments the driver cannot encode) is
-        raised as it is and the connection stays in the pool. Anything else leaves the
-        connection's state unknown: the server closed it (``terminating connection due to
-        administrator command`` arrives in any of several forms), the socket broke, or the call
-        was cancelled mid-protocol. The connection is then invalidated, so the pool never hands
-        it out again, and the call raises ``BackendUnavailableError`` (HTTP 503: runners retry).
-        """
-        async with self._connection(autocommit=False) as conn:
-            pooled = await conn.get_raw_connection()
-            driver = pooled.driver_connection
-            try:
-                return list(await driver.fetch(sql, *args))  # type: ignore[union-attr]
-            except (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError) as error:
-                pooled.invalidate(error)
-                raise BackendUnavailableError(f"lost the PostgreSQL connection: {error}") from error
-            except (asyncpg.PostgresError, asyncpg.DataError):
-                raise
-            except Exception as error:
-                pooled.invalidate(error)
-                raise BackendUnavailableError(
-                    f"lost the PostgreSQL connection: {type(error).__name__}: {error}"
-                ) from error
-            except BaseException as error:  # cancelled mid-protocol
-                pooled.invalidate(error)
-                raise
 
     def statistics(self) -> dict[str, Any]:
         return {"writer": _pool_statistics(self.engine.pool, self.counters)}

@@ -38,10 +38,9 @@ from agentlightning_core.types import (
 )
 
 from . import migrate
-from . import postgres_direct as direct
 from . import transactions as tx
 from .encryption import SecretBox, seal_model, unseal
-from .engine import Pools, PostgresPools, create_pools
+from .engine import Pools, create_pools
 from .rows import dumps, loads
 from .schema import attempts, resources, rollouts, spans, workers
 from .settings import SqlSettings, load_sql_settings
@@ -145,8 +144,8 @@ class SqlStore(LightningStore):
         return [r.model_copy(deep=True) for r in created]
 
     async def dequeue_rollout(self, worker_id: str | None = None) -> AttemptedRollout | None:
-        if isinstance(self.pools, PostgresPools):
-            taken = await direct.dequeue(self.pools, worker_id)
+        if self.pools.is_postgres:
+            taken = await self.pools.single(tx.dequeue_in_one_statement, worker_id)
         else:
             taken = await self.pools.write(tx.dequeue, worker_id)
         if taken is None:
@@ -202,14 +201,8 @@ class SqlStore(LightningStore):
         error: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Attempt:
-        pools = self.pools
-        if (
-            isinstance(pools, PostgresPools)
-            and status is AttemptStatus.SUCCEEDED
-            and error is None
-            and not metadata
-        ):
-            done = await direct.finish_succeeded(pools, rollout_id, attempt_id)
+        if self.pools.is_postgres and status is AttemptStatus.SUCCEEDED and error is None and not metadata:
+            done = await self.pools.single(tx.finish_succeeded, rollout_id, attempt_id)
             if done is not None:  # the common end of a rollout, in one autocommit statement
                 await self._publish_changes(done[1])
                 return done[0]
@@ -220,8 +213,8 @@ class SqlStore(LightningStore):
         return attempt
 
     async def heartbeat(self, rollout_id: str, attempt_id: str) -> Attempt:
-        if isinstance(self.pools, PostgresPools):  # the common case in one autocommit statement
-            running = await direct.heartbeat_running(self.pools, rollout_id, attempt_id)
+        if self.pools.is_postgres:  # the common case in one autocommit statement
+            running = await self.pools.single(tx.heartbeat_running, rollout_id, attempt_id)
             if running is not None:
                 return running
         attempt, changes = await self.pools.write(tx.heartbeat, rollout_id, attempt_id)
@@ -233,13 +226,12 @@ class SqlStore(LightningStore):
         if not spans_:
             return []
         first = spans_[0]
-        pools = self.pools
         if (
-            isinstance(pools, PostgresPools)
+            self.pools.is_postgres
             and all(s.attempt_id == first.attempt_id and s.rollout_id == first.rollout_id for s in spans_)
             and all(s.sequence_id is None for s in spans_)
         ):  # the common batch: two autocommit statements, no transaction round trips
-            fast = await direct.add_spans_of_running_attempt(pools, list(spans_))
+            fast = await self.pools.single(tx.add_spans_of_running_attempt, list(spans_))
             if fast is not None:
                 return fast
         stored, changes = await self.pools.write(tx.add_spans, list(spans_))
