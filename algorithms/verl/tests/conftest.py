@@ -144,10 +144,53 @@ async def run_recorded(
 TASKS = [{"n": n, "q": f"{n} + {n}"} for n in (1, 2, 3)]
 
 
-@pytest.fixture
-def tasks() -> list[dict[str, Any]]:
-    return list(TASKS)
+@pytest.fixture(scope="session")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RecordedRun:
+    """2 rollouts of each of 3 tasks, collected once for the whole session."""
+    from agentlightning_verl import VERLConfig
+
+    config = VERLConfig(model_path="unused", tasks_per_step=3, group_size=2, ppo_mini_batch_size=3)
+    return run_sync(run_recorded(tmp_path_factory.mktemp("run"), config, list(TASKS)))
 
 
 def run_sync(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def make_tiny_model(folder: Path) -> Path:
+    """A randomly initialised 2-layer Llama (vocab 512, hidden 32) with a word-level tokenizer,
+    saved as a Hugging Face folder: what VERL's configs and the CPU actor update load."""
+    import torch
+    from tokenizers import Tokenizer, models
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, **{f"t{i}": i for i in range(3, VOCAB)}}
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="<pad>")),
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("transformers")
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))

@@ -14,19 +14,13 @@ import numpy as np
 import torch
 from agentlightning_verl import VERLConfig
 from agentlightning_verl.batch import build_batch, call_level_advantages, samples_from_outcomes
-from conftest import TASKS, RecordedRun, run_recorded, run_sync
+from conftest import RecordedRun
 from verl import DataProto
 
 from agentlightning_core.triplet import TraceToTriplet
 
 PAD = 0
 EPS = 1e-6  # VERL's GRPO epsilon
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> RecordedRun:
-    config = VERLConfig(model_path="unused", tasks_per_step=3, group_size=2, ppo_mini_batch_size=3)
-    return run_sync(run_recorded(tmp_path_factory.mktemp("run"), config, list(TASKS)))
 
 
 def expected_rows(triplets: list[Any]) -> dict[str, torch.Tensor]:
