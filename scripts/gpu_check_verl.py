@@ -68,14 +68,13 @@ def random_samples(n_groups: int, group: int, vocab: int, prompt: int, response:
 
 def part1(args: argparse.Namespace) -> dict[str, Any]:
     import torch
+    from agentlightning_verl import VERLConfig, compose_verl_config
+    from agentlightning_verl.batch import build_batch
     from transformers import LlamaConfig, LlamaForCausalLM
     from verl.utils import tensordict_utils as tu
     from verl.utils.config import omega_conf_to_dataclass
     from verl.workers.utils.losses import ppo_loss
     from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_padding
-
-    from agentlightning_verl import VERLConfig, compose_verl_config
-    from agentlightning_verl.batch import build_batch
 
     device = torch.device(args.device)
     cuda = device.type == "cuda"
