@@ -21,6 +21,12 @@ from agentlightning_core.triplet import TraceToTriplet
 
 PAD = 0
 EPS = 1e-6  # VERL's GRPO epsilon
+SMALL = {"model_path": "unused", "tasks_per_step": 3, "group_size": 2, "ppo_mini_batch_size": 3}
+
+
+def config(**overrides: Any) -> VERLConfig:
+    """The recorded run's shape (3 tasks x 2 rollouts) with ``overrides``."""
+    return VERLConfig(**{**SMALL, **overrides})
 
 
 def expected_rows(triplets: list[Any]) -> dict[str, torch.Tensor]:
@@ -56,10 +62,8 @@ def test_the_run_is_multi_turn_multi_agent_with_per_call_rewards(run: RecordedRu
 
 
 def test_final_reward_rollout_level_grpo_on_the_solver_only(run: RecordedRun) -> None:
-    config = VERLConfig(
-        model_path="unused", agent_match="solver", tasks_per_step=3, group_size=2, ppo_mini_batch_size=3
-    )
-    samples, stats = samples_from_outcomes(run.outcomes, run.groups, config)
+    cfg = config(agent_match="solver")
+    samples, stats = samples_from_outcomes(run.outcomes, run.groups, cfg)
     transform = TraceToTriplet(agent_match="solver")
     triplets = [t for o in run.outcomes for t in o.triplets(transform)]
     assert stats.samples == len(samples) == len(triplets) == 12  # 6 rollouts x 2 solver calls
@@ -113,15 +117,8 @@ def test_final_reward_rollout_level_grpo_on_the_solver_only(run: RecordedRun) ->
 
 
 def test_per_call_rewards_with_verl_call_level_grpo(run: RecordedRun) -> None:
-    config = VERLConfig(
-        model_path="unused",
-        reward_mode="per_call",
-        advantage_level="call",
-        tasks_per_step=3,
-        group_size=2,
-        ppo_mini_batch_size=3,
-    )
-    samples, _ = samples_from_outcomes(run.outcomes, run.groups, config)
+    cfg = config(reward_mode="per_call", advantage_level="call")
+    samples, _ = samples_from_outcomes(run.outcomes, run.groups, cfg)
     triplets = [t for o in run.outcomes for t in o.triplets(TraceToTriplet(reward_mode="per_call"))]
     assert len(samples) == 18  # every call of every rollout, the critic's too
     batch = build_batch(samples, pad_token_id=PAD)
@@ -131,7 +128,7 @@ def test_per_call_rewards_with_verl_call_level_grpo(run: RecordedRun) -> None:
     assert torch.equal(batch.batch["token_level_scores"][torch.arange(18), last], torch.tensor(rewards))
     assert batch.batch["token_level_scores"].sum().item() == pytest.approx(sum(rewards))
 
-    out = call_level_advantages(batch, config)  # VERL's compute_advantage, GRPO over calls by uid
+    out = call_level_advantages(batch, cfg)  # VERL's compute_advantage, GRPO over calls by uid
     uids = list(out.non_tensor_batch["uid"])
     by_uid: dict[str, list[float]] = {}
     for u, r in zip(uids, rewards, strict=True):
@@ -146,10 +143,8 @@ def test_per_call_rewards_with_verl_call_level_grpo(run: RecordedRun) -> None:
 
 
 def test_padding_to_the_data_parallel_size_adds_inert_rows(run: RecordedRun) -> None:
-    config = VERLConfig(
-        model_path="unused", agent_match="critic", tasks_per_step=3, group_size=2, ppo_mini_batch_size=3
-    )
-    samples, _ = samples_from_outcomes(run.outcomes, run.groups, config)
+    cfg = config(agent_match="critic")
+    samples, _ = samples_from_outcomes(run.outcomes, run.groups, cfg)
     assert len(samples) == 6
     batch = build_batch(samples, pad_token_id=PAD, pad_to_multiple=4)
     assert len(batch) == 8
@@ -164,18 +159,13 @@ def test_padding_to_the_data_parallel_size_adds_inert_rows(run: RecordedRun) -> 
 def test_overlong_prompts_are_dropped_or_truncated_and_responses_cut(run: RecordedRun) -> None:
     lengths = sorted(len(t.prompt_token_ids) for o in run.outcomes for t in o.triplets())
     limit = lengths[len(lengths) // 2]
-    common = {"model_path": "unused", "tasks_per_step": 3, "group_size": 2, "ppo_mini_batch_size": 3}
-    dropped, stats = samples_from_outcomes(
-        run.outcomes, run.groups, VERLConfig(**common, max_prompt_length=limit)
-    )
+    dropped, stats = samples_from_outcomes(run.outcomes, run.groups, config(max_prompt_length=limit))
     assert stats.dropped_overlong_prompt == sum(n > limit for n in lengths) > 0
     assert all(len(s.prompt_ids) <= limit for s in dropped)
     kept, stats = samples_from_outcomes(
         run.outcomes,
         run.groups,
-        VERLConfig(
-            **common, max_prompt_length=limit, overlong_prompts="truncate_left", max_response_length=3
-        ),
+        config(max_prompt_length=limit, overlong_prompts="truncate_left", max_response_length=3),
     )
     assert len(kept) == 18 and stats.truncated_prompts > 0 and stats.truncated_responses > 0
     assert max(len(s.prompt_ids) for s in kept) == limit and max(len(s.response_ids) for s in kept) == 3
@@ -195,7 +185,7 @@ def test_batch_survives_verls_own_transforms(run: RecordedRun) -> None:
     samples, _ = samples_from_outcomes(
         run.outcomes,
         run.groups,
-        VERLConfig(model_path="unused", tasks_per_step=3, group_size=2, ppo_mini_batch_size=3),
+        config(),
     )
     batch = build_batch(samples, pad_token_id=PAD)
     td = left_right_2_no_padding(batch.to_tensordict())
@@ -219,7 +209,7 @@ def test_verl_data_metrics_accept_the_batch(run: RecordedRun) -> None:
     samples, _ = samples_from_outcomes(
         run.outcomes,
         run.groups,
-        VERLConfig(model_path="unused", tasks_per_step=3, group_size=2, ppo_mini_batch_size=3),
+        config(),
     )
     batch = build_batch(samples, pad_token_id=PAD)
     batch.batch["token_level_rewards"] = batch.batch["token_level_scores"]
