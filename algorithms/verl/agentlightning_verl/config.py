@@ -66,6 +66,10 @@ class VERLConfig(BaseModel):
 
     # --- sampling
     temperature: float = Field(1.0, gt=0.0, le=2.0)
+    tool_call_parser: str | None = Field(
+        "hermes",
+        description="vLLM's tool-call parser for agents that call tools (hermes: Qwen2.5); None = no tools",
+    )
 
     # --- optimisation (written into actor_rollout_ref.actor)
     learning_rate: float = Field(1e-6, gt=0.0)
@@ -176,6 +180,8 @@ class VERLConfig(BaseModel):
                     # VERL 0.9.1 starts its vLLM servers with sleep mode on (RolloutConfig
                     # .enable_sleep_mode defaults True) and frees their memory while training.
                     "free_cache_engine": True,
+                    # the replicas are vLLM's `vllm serve`: these become its CLI flags
+                    "engine_kwargs": {"vllm": self._vllm_flags()},
                 },
                 "ref": {
                     "log_prob_micro_batch_size_per_gpu": self.micro_batch_size_per_gpu * 2,
@@ -202,6 +208,11 @@ class VERLConfig(BaseModel):
             },
         }
         return deep_merge(named, self.verl)
+
+    def _vllm_flags(self) -> dict[str, Any]:
+        if not self.tool_call_parser:
+            return {}
+        return {"enable_auto_tool_choice": True, "tool_call_parser": self.tool_call_parser}
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,6 +247,8 @@ def compose_verl_config(
         base = compose(config_name="ppo_trainer")
     overrides = OmegaConf.create(config.verl_overrides(output_dir))
     OmegaConf.set_struct(base, True)
+    # free-form in VERL's design (`+...engine_kwargs.vllm.flag=...` on its command line)
+    OmegaConf.set_struct(base.actor_rollout_ref.rollout.engine_kwargs, False)
     try:
         merged = OmegaConf.merge(base, overrides)
     except ConfigKeyError as exc:

@@ -24,6 +24,11 @@ def test_example_configs_pass_verls_validation(name: str, tmp_path: Path) -> Non
     assert arr.actor.optim.lr == pytest.approx(1e-6)
     assert (arr.actor.clip_ratio_low, arr.actor.clip_ratio_high) == (0.2, 0.3)
     assert arr.rollout.name == "vllm" and arr.rollout.gpu_memory_utilization == 0.6
+    # tools: the agents call tools through vLLM's OpenAI API, which needs the parser flags
+    assert dict(arr.rollout.engine_kwargs.vllm) == {
+        "enable_auto_tool_choice": True,
+        "tool_call_parser": "hermes",
+    }
     assert merged.algorithm.adv_estimator == "grpo"
     assert (
         merged.trainer.save_freq == 64 and merged.trainer.test_freq == 32 and merged.trainer.total_epochs == 2

@@ -96,6 +96,7 @@ class VLLMEngine(LLMEngine):
         gpu_memory_utilization: float | str = 0.6,
         tensor_parallel_size: int | str = 1,
         max_model_len: int | str | None = None,
+        tool_call_parser: str | None = "hermes",
         extra_args: Sequence[str] | str = (),
         timeout: float | str = 600.0,
         top_logprobs: int | str = 0,
@@ -124,6 +125,7 @@ class VLLMEngine(LLMEngine):
                 gpu_memory_utilization=float(gpu_memory_utilization),
                 tensor_parallel_size=int(tensor_parallel_size),
                 max_model_len=int(max_model_len) if max_model_len not in (None, "") else None,
+                tool_call_parser=tool_call_parser or None,
                 extra_args=args,
                 log_path=Path(log_dir) / "vllm.log" if log_dir else None,
             )

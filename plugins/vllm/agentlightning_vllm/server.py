@@ -87,6 +87,8 @@ class VLLMServer:
     gpu_memory_utilization: float = 0.6
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
+    #: vLLM's tool-call parser, for agents that call tools (hermes fits Qwen2.5); None = no tools
+    tool_call_parser: str | None = "hermes"
     extra_args: Sequence[str] = ()
     dev_mode: bool = True
     startup_timeout: float = 900.0
@@ -109,6 +111,8 @@ class VLLMServer:
         cmd += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
         if self.max_model_len is not None:
             cmd += ["--max-model-len", str(self.max_model_len)]
+        if self.tool_call_parser:
+            cmd += ["--enable-auto-tool-choice", "--tool-call-parser", self.tool_call_parser]
         if self.enable_sleep_mode:
             cmd.append("--enable-sleep-mode")
         if self.enable_lora:

@@ -282,9 +282,11 @@ def test_the_command_line_is_what_vllm_serve_takes(tmp_path: Path) -> None:
         ("--gpu-memory-utilization", "0.6"),
         ("--max-lora-rank", "64"),
         ("--weight-transfer-config", '{"backend": "nccl"}'),
+        ("--tool-call-parser", "hermes"),
     ):
         assert cmd[cmd.index(flag) + 1] == value
-    assert "--enable-sleep-mode" in cmd and "--enable-lora" in cmd and cmd[-1] == "--enforce-eager"
+    assert "--enable-sleep-mode" in cmd and "--enable-lora" in cmd and "--enable-auto-tool-choice" in cmd
+    assert cmd[-1] == "--enforce-eager"
     env = server.environment()
     assert env["VLLM_SERVER_DEV_MODE"] == "1" and env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
 
