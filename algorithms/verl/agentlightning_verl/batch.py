@@ -170,6 +170,7 @@ def rollout_advantages(rewards: Sequence[float], groups: Sequence[str], config: 
     from .requirements import require_verl
 
     require_verl()
+    from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
     scores = torch.tensor([[float(r)] for r in rewards], dtype=torch.float32)
@@ -180,7 +181,7 @@ def rollout_advantages(rewards: Sequence[float], groups: Sequence[str], config: 
     if config.adv_estimator == "grpo":
         kwargs["norm_adv_by_std_in_grpo"] = True
     else:
-        kwargs["config"] = None
+        kwargs["config"] = AlgoConfig(adv_estimator=config.adv_estimator)
     advantages, _returns = fn(**kwargs)
     return [float(a) for a in advantages[:, 0].tolist()]
 

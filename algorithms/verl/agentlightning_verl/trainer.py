@@ -103,8 +103,9 @@ def make_trainer(
                 and self.global_steps == 0
             ):
                 on_step(0, validate(0))
+            first_epoch = self.global_steps // max(len(self.train_dataloader), 1)  # as VERL's fit
             self.global_steps += 1
-            for _epoch in range(self.global_steps // max(len(self.train_dataloader), 1), config.epochs):
+            for _epoch in range(first_epoch, config.epochs):
                 for task_batch in self.train_dataloader:
                     metrics = self.step_agl(list(task_batch["index"]))
                     on_step(self.global_steps, metrics)

@@ -218,3 +218,16 @@ def test_verl_data_metrics_accept_the_batch(run: RecordedRun) -> None:
     assert metrics["response_length/mean"] == pytest.approx(
         float(np.mean([len(s.response_ids) for s in samples]))
     )
+
+
+def test_rollout_level_rloo_is_leave_one_out_over_the_group() -> None:
+    from agentlightning_verl.batch import rollout_advantages
+
+    rewards, groups = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
+    got = rollout_advantages(rewards, groups, config(adv_estimator="rloo"))
+    want = [
+        r - statistics.fmean([o for j, o in enumerate(rewards[g * 3 : g * 3 + 3]) if j != i % 3])
+        for g in range(2)
+        for i, r in enumerate(rewards[g * 3 : g * 3 + 3], start=g * 3)
+    ]
+    assert got == pytest.approx(want)
