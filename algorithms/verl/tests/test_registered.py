@@ -79,3 +79,29 @@ def test_building_a_batch_without_verl_names_the_extra() -> None:
 
     with pytest.raises(GPUStackError, match=r"agentlightning-verl\[verl\]"):
         build_batch([], pad_token_id=0)
+
+
+def test_trainer_fit_on_a_cpu_machine_stops_at_the_gpu_check(tmp_path: Path) -> None:
+    """The whole user path — Trainer, algorithm and engine by name — on this GPU-less machine."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from agentlightning_core import Trainer, rollout
+
+    @rollout
+    async def agent(task: dict[str, int]) -> float:
+        return 0.0
+
+    trainer = Trainer(
+        algorithm="verl",
+        config_file=EXAMPLES / "calc_x" / "verl_calc_x.yaml",
+        tasks_per_step=2,
+        ppo_mini_batch_size=2,
+        engine="vllm",  # attached to VERL's replicas once they exist: nothing starts before the check
+        store="memory://",
+        bus="memory",
+        progress=False,
+        output_dir=tmp_path,
+    )
+    with pytest.raises(GPUStackError, match="setup_stable_gpu.sh"):
+        trainer.fit(agent, [{"n": i} for i in range(4)])
