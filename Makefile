@@ -51,11 +51,11 @@ install-verl:
 	$(VERL_PY) -m pip install --disable-pip-version-check -c constraints.txt -q --upgrade "pip>=24" setuptools wheel
 	$(VERL_PY) -m pip install --disable-pip-version-check -c constraints.txt -q -e . -e "algorithms/verl[verl,test]" \
 		-e "plugins/vllm[test]" pytest pytest-asyncio pytest-timeout openai
-	@$(VERL_PY) -c "import verl, agentlightning_verl; print('installed: verl', verl.__version__)"
+	@$(VERL_PY) -c "from importlib.metadata import version as v; print('installed: verl', v('verl'), 'torch', v('torch'))"
 
 test-verl: export OMP_WAIT_POLICY ?= PASSIVE
 test-verl: install-verl
-	$(VERL_VENV)/bin/pytest -q -rs --durations=10 algorithms/verl/tests
+	$(VERL_VENV)/bin/pytest -q -rs --durations=10 -W "ignore:.*engine is not available:UserWarning" algorithms/verl/tests
 
 # The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
 demo: install

@@ -1,6 +1,6 @@
 """VERL's actor update on CPU, for real, on batches built from recorded spans.
 
-What runs: the batch from a real run (:mod:`conftest`), VERL's own driver-side transforms
+What runs: the batch from a real run (``verl_recorded_run.py``), VERL's own driver-side transforms
 (``DataProto.to_tensordict``, ``left_right_2_no_padding``, ``no_padding_2_padding``), VERL's typed
 actor config built from the shipped calc_x config, and VERL's own PPO loss
 (``verl.workers.utils.losses.ppo_loss``, the function its FSDP engine calls per micro-batch) on a
@@ -20,12 +20,12 @@ pytest.importorskip("verl", reason="needs VERL: runs in .venv-verl (make test-ve
 import torch
 from agentlightning_verl import VERLConfig, compose_verl_config
 from agentlightning_verl.batch import build_batch, samples_from_outcomes
-from conftest import RecordedRun
 from transformers import AutoModelForCausalLM
 from verl.utils import tensordict_utils as tu
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_padding
+from verl_recorded_run import RecordedRun
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from agentlightning_verl import VERLConfig
 from agentlightning_verl.batch import build_batch, call_level_advantages, samples_from_outcomes
-from conftest import RecordedRun
 from verl import DataProto
+from verl_recorded_run import RecordedRun
 
 from agentlightning_core.triplet import TraceToTriplet
 
