@@ -16,7 +16,13 @@ export TRANSFORMERS_OFFLINE := 1
 # one process, one torch thread, ~40% faster decoding.
 test: export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install test lint typecheck check clean demo bench-deps
+# VERL pins transformers < 5.11, which conflicts with the root venv's: the `verl` algorithm's
+# tests run in a venv of their own (CPU torch from constraints.txt, VERL 0.9.1, the core, the
+# verl and vllm distributions). `make test` builds it and runs them after the root suite.
+VERL_VENV ?= .venv-verl
+VERL_PY := $(VERL_VENV)/bin/python
+
+.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl
 
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +44,18 @@ check: lint typecheck
 
 test: install check
 	$(VENV)/bin/pytest -q -rs --durations=15
+	$(MAKE) test-verl
+
+install-verl:
+	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_PY) -m pip install --disable-pip-version-check -c constraints.txt -q --upgrade "pip>=24" setuptools wheel
+	$(VERL_PY) -m pip install --disable-pip-version-check -c constraints.txt -q -e . -e "algorithms/verl[verl,test]" \
+		-e "plugins/vllm[test]" pytest pytest-asyncio pytest-timeout openai
+	@$(VERL_PY) -c "from importlib.metadata import version as v; print('installed: verl', v('verl'), 'torch', v('torch'))"
+
+test-verl: export OMP_WAIT_POLICY ?= PASSIVE
+test-verl: install-verl
+	$(VERL_VENV)/bin/pytest -q -rs --durations=10 -W "ignore:.*engine is not available:UserWarning" algorithms/verl/tests
 
 # The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
 demo: install
@@ -48,4 +66,4 @@ bench-deps: install
 	$(PIP_INSTALL) -q -e "algorithms/grpo[bench]"
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VERL_VENV) build *.egg-info

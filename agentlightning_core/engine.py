@@ -11,7 +11,7 @@ Response conventions beyond the OpenAI schema (the proxy records them when prese
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 from .errors import NotSupportedError
@@ -53,6 +53,19 @@ class LLMEngine:
     async def update_weights(self, weights: Any, version: int | None = None) -> int:
         """Swap in new weights without a restart; returns the new ``weights_version``."""
         raise NotSupportedError(f"engine {self.name!r} cannot load new weights")
+
+    async def sleep(self, level: int = 1) -> None:
+        """Free accelerator memory until :meth:`wake_up`, so a learner can train on the same GPU
+        (vLLM's sleep mode). A no-op for engines that hold none."""
+
+    async def wake_up(self) -> None:
+        """Take back what :meth:`sleep` freed. A no-op by default."""
+
+    async def attach_servers(self, base_urls: Sequence[str]) -> None:
+        """Forward calls to OpenAI-compatible servers someone else started and manages (the vLLM
+        replicas of the ``verl`` algorithm): the proxy stays in front, so every call is still
+        recorded, while the servers' lifecycle and weights belong to that component."""
+        raise NotSupportedError(f"engine {self.name!r} cannot forward to servers it did not start")
 
 
 def completion_to_chunks(response: dict[str, Any]) -> list[dict[str, Any]]:

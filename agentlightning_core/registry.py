@@ -43,7 +43,7 @@ INSTALL_HINTS: dict[str, dict[str, str]] = {
     },
     "llm engine": {
         "transformers": "pip install agentlightning-transformers",
-        "vllm": "pip install agentlightning-verl",
+        "vllm": "pip install agentlightning-vllm",
     },
 }
 
