@@ -109,9 +109,10 @@ class ProxyCalls:
         if rollout_id is not None and attempt_id is not None:
             await self.attempts.check(rollout_id, attempt_id)
         body = _parse(raw, operation)
+        provider = llm.provider(body)  # the engine's name, or where a routing engine sends this model
         limiter = getattr(self.app_state, "rate_limiter", None)
         if limiter is not None:  # RATE_LIMIT_PROVIDERS: one budget per upstream, waits then 429
-            await admit_provider_call(limiter, self.app_state.rate_limit_settings, llm.provider(body))
+            await admit_provider_call(limiter, self.app_state.rate_limit_settings, provider)
         plain: Callable[[dict[str, Any]], Any]
         if operation == "chat":
             plain, streamed = llm.chat_completions, llm.chat_completions_stream
@@ -130,7 +131,7 @@ class ProxyCalls:
                     rollout_id=rollout_id,
                     attempt_id=attempt_id,
                     operation=operation,
-                    system=llm.name,
+                    system=provider,
                     request=body,
                     response=response,
                     start_time=start,
