@@ -53,7 +53,8 @@ class UpstreamError(AglError):
             self.retry_after = retry_after
 
 
-def _as_dict(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
+def json_option(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
+    """An engine option that is a JSON object, given as a dict or (``--engine-option k=v``) a string."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
@@ -108,8 +109,8 @@ class OpenAIEngine(LLMEngine):
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.model = model or None
         self.model_name = model or "default"
-        self.extra_body = _as_dict(extra_body, "extra_body")
-        self.headers = {str(k): str(v) for k, v in _as_dict(headers, "headers").items()}
+        self.extra_body = json_option(extra_body, "extra_body")
+        self.headers = {str(k): str(v) for k, v in json_option(headers, "headers").items()}
         self.timeout = float(timeout)
         self.max_connections = int(max_connections)
         self.weights_version = int(weights_version)

@@ -65,7 +65,8 @@ def run_config(trainer: Trainer, n_train: int, n_val: int | None) -> dict[str, A
     engine = trainer.engine
     return {
         "algorithm": {
-            "name": getattr(algorithm, "name", None) or type(algorithm).__name__,
+            # a subclass that sets no ``name`` inherits the base's placeholder: its class name says more
+            "name": algorithm.name if algorithm.name != Algorithm.name else type(algorithm).__name__,
             "class": f"{type(algorithm).__module__}.{type(algorithm).__qualname__}",
             "options": algorithm_options(algorithm, trainer.algorithm_kwargs),
         },

@@ -16,7 +16,6 @@ however many engines or models share that quota.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator
 from functools import lru_cache
@@ -24,6 +23,7 @@ from typing import Any, ClassVar
 
 from agentlightning_core.engine import LLMEngine
 from agentlightning_core.errors import InvalidRequestError
+from agentlightning_core.proxy.upstream import json_option
 
 from .errors import to_upstream_error
 
@@ -64,19 +64,6 @@ def _without_nones(value: Any) -> Any:
         return {k: v for k, v in out.items() if not (k == "provider_specific_fields" and not v)}
     if isinstance(value, list):
         return [_without_nones(v) for v in value]
-    return value
-
-
-def _as_dict(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
-    if value is None or value == "":
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise InvalidRequestError(f"engine option {name!r} must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidRequestError(f"engine option {name!r} must be a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -136,7 +123,7 @@ class LiteLLMEngine(LLMEngine):
             )
         self.api_key = api_key or None
         self.custom_llm_provider = custom_llm_provider or None
-        self.extra_body = _as_dict(extra_body, "extra_body")
+        self.extra_body = json_option(extra_body, "extra_body")
         self.drop_params = _flag(drop_params, "drop_params")
         try:
             self.num_retries = int(num_retries)

@@ -26,7 +26,14 @@ import openai
 
 from agentlightning_core import LLM, PromptTemplate, Trainer, rollout
 
-CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Kenya": "Nairobi", "Peru": "Lima", "Chile": "Santiago", "Egypt": "Cairo"}
+CAPITALS = {
+    "France": "Paris",
+    "Japan": "Tokyo",
+    "Kenya": "Nairobi",
+    "Peru": "Lima",
+    "Chile": "Santiago",
+    "Egypt": "Cairo",
+}
 TASKS = [{"country": c, "answer": a.upper()} for c, a in CAPITALS.items()]
 
 
