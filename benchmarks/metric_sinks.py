@@ -26,12 +26,13 @@ METRICS = {f"train/metric_{i:02d}": float(i) for i in range(20)}
 
 
 def options(name: str, base: Path) -> dict[str, object]:
-    return {
+    every: dict[str, dict[str, object]] = {
         "jsonl": {"output_dir": base},
         "tensorboard": {"log_dir": base / "tb"},
         "mlflow": {"tracking_uri": f"sqlite:///{base / 'mlflow.db'}"},
         "wandb": {"dir": base, "mode": "offline"},
-    }.get(name, {})
+    }
+    return every.get(name, {})
 
 
 def measure(name: str, base: Path) -> str:
