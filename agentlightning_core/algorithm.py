@@ -9,7 +9,6 @@ talks to runners directly, so the same algorithm works with one process or a hun
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import statistics as stats
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .metrics import JsonlSink, MetricSinks, RunInfo
 from .reward import final_reward
 from .store.base import LATEST, LightningStore
 from .triplet import TraceToTriplet
@@ -109,6 +109,7 @@ class TrainerContext:
         progress: Progress | None = None,
         initial_resources: Mapping[str, Resource] | None = None,
         on_metrics: Callable[[dict[str, Any]], None] | None = None,
+        metric_sinks: MetricSinks | None = None,
     ) -> None:
         self.store = store
         self.train_data = list(train_data)
@@ -123,6 +124,10 @@ class TrainerContext:
         self.metrics_history: list[dict[str, Any]] = []
         self.best_resources_id: str | None = None
         self._on_metrics = on_metrics
+        #: where ``log_metrics`` records go; by default only ``metrics.jsonl`` in ``output_dir``
+        self.metric_sinks = metric_sinks or MetricSinks(
+            [JsonlSink()], run=RunInfo(self.output_dir, self.output_dir.name)
+        )
 
     # -------------------------------------------------------------- resources
     def default_llm(self, **sampling: Any) -> LLM:
@@ -260,15 +265,22 @@ class TrainerContext:
 
     # ---------------------------------------------------------------- metrics
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> dict[str, Any]:
-        """Append one record to ``metrics.jsonl`` in the output directory and to the history."""
-        record = {"time": time.time(), **({"step": step} if step is not None else {}), **dict(metrics)}
+        """Record one set of metrics: in the history, in ``metrics.jsonl`` and in every metric sink
+        the run has (TensorBoard, MLflow, W&B, ...). Returns the record. A sink that fails is
+        reported once and switched off; this call never raises because of one."""
+        now = time.time()
+        record = {"time": now, **({"step": step} if step is not None else {}), **dict(metrics)}
         self.metrics_history.append(record)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        with (self.output_dir / "metrics.jsonl").open("a") as fh:
-            fh.write(json.dumps(record, default=str) + "\n")
+        self.metric_sinks.log_metrics(metrics, step, now)
         if self._on_metrics is not None:
             self._on_metrics(record)
         return record
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Add to the run's configuration in every metric sink (``config.json``, MLflow params,
+        W&B config, ...). The Trainer logs its own settings and the algorithm's options at the
+        start; an algorithm adds what only it knows (a resolved model path, a resumed step)."""
+        self.metric_sinks.log_config(config)
 
 
 class Algorithm(ABC):

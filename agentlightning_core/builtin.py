@@ -79,3 +79,14 @@ def agl_register_algorithms(register: Register) -> None:
 @hookimpl
 def agl_register_llm_engines(register: Register) -> None:
     register("openai", _openai_engine, description="pass-through to any OpenAI-compatible endpoint")
+
+
+def _jsonl_sink(**kwargs: Any) -> Any:
+    from .metrics import JsonlSink
+
+    return JsonlSink(**kwargs)
+
+
+@hookimpl
+def agl_register_metric_sinks(register: Register) -> None:
+    register("jsonl", _jsonl_sink, description="metrics.jsonl + config.json in the run's output directory")

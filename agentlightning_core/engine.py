@@ -47,6 +47,12 @@ class LLMEngine:
         response = await self.completions({**body, "stream": False})
         yield {**response, "object": "text_completion"}
 
+    def provider(self, body: dict[str, Any]) -> str:
+        """Who answers ``body``: the key of ``RATE_LIMIT_PROVIDERS`` this call counts against.
+        Default: the engine's name. An engine that routes to several providers (``litellm``)
+        names the one this request's model goes to (``anthropic``, ``gemini``, ...)."""
+        return self.name
+
     async def models(self) -> list[dict[str, Any]]:
         return [{"id": self.model_name, "object": "model", "created": 0, "owned_by": "agentlightning"}]
 

@@ -152,6 +152,37 @@ def agl_register_llm_engines(register: Register) -> None:
 
 
 @hookspec
+def agl_register_metric_sinks(register: Register) -> None:
+    """Register metric sinks (experiment trackers) by name.
+
+    :param register: call ``register(name, factory)`` where ``factory(**options)`` returns a
+        :class:`~agentlightning_core.metrics.MetricSink`. ``options`` come from
+        ``Trainer(metric_sink_options={name: {...}})``; a sink should also read its tracker's own
+        environment variables (``MLFLOW_TRACKING_URI``, ``WANDB_PROJECT``, ...). Import the
+        tracker's library in ``open``, not in the factory or at module import: a missing library
+        then costs one warning, never the run.
+
+    Called when a run resolves the sinks it was asked for (``Trainer(metric_sinks=[...])``,
+    ``AGL_METRIC_SINKS=tensorboard,mlflow``, ``agl train --metric-sink NAME``). The built-in
+    ``jsonl`` sink (``metrics.jsonl`` and ``config.json`` in the run's output directory) is
+    registered here too and is always on. Every ``ctx.log_metrics`` call and the run's config
+    reach every selected sink; a sink that raises is reported once and switched off.
+
+    Example::
+
+        class PrintSink(MetricSink):
+            name = "print"
+
+            def log_metrics(self, metrics, step, timestamp):
+                print(step, dict(metrics))
+
+        @hookimpl
+        def agl_register_metric_sinks(register):
+            register("print", PrintSink, description="metrics on stdout")
+    """
+
+
+@hookspec
 def agl_register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``agl`` command line.
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .algorithm import Algorithm
     from .bus.base import EventBus
     from .engine import LLMEngine
+    from .metrics import MetricSink
     from .store.base import LightningStore
     from .tracer import Tracer
 
@@ -54,6 +55,7 @@ REGISTRY_HOOKS: dict[str, str] = {
     "agl_register_adapters": "adapter",
     "agl_register_algorithms": "algorithm",
     "agl_register_llm_engines": "llm engine",
+    "agl_register_metric_sinks": "metric sink",
 }
 
 T = TypeVar("T")
@@ -265,6 +267,9 @@ class AglPluginManager:
 
     def llm_engine_factory(self, name: str) -> Callable[..., LLMEngine]:
         return self.registry("agl_register_llm_engines").get(name)
+
+    def metric_sink_factory(self, name: str) -> Callable[..., MetricSink]:
+        return self.registry("agl_register_metric_sinks").get(name)
 
     def add_commands(self, cli: click.Group) -> None:
         """Let each plugin add its ``agl`` sub-commands; a failing plugin is reported and skipped."""

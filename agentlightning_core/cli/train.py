@@ -64,6 +64,14 @@ from .loading import load_agent, load_data, parse_values
 @click.option(
     "--output-dir", default=None, help="Where metrics.jsonl and result.json go (default runs/<time>)."
 )
+@click.option(
+    "--metric-sink",
+    "metric_sinks",
+    multiple=True,
+    metavar="NAME",
+    help="Also send metrics and the run's config to this sink (tensorboard, mlflow, wandb), "
+    "repeatable; default AGL_METRIC_SINKS. metrics.jsonl is always written.",
+)
 @click.option("--port", type=int, default=0, show_default=True, help="Server port (0: any free port).")
 @click.option("--dev", is_flag=True, help="Dry run on the first --limit training tasks instead of training.")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True, help="Tasks for --dev.")
@@ -82,6 +90,7 @@ def command(
     resources_path: str | None,
     tracer_name: str | None,
     output_dir: str | None,
+    metric_sinks: tuple[str, ...],
     port: int,
     dev: bool,
     limit: int,
@@ -107,6 +116,7 @@ def command(
             engine_options=parse_values(engine_options, "--engine-option") if engine_options else None,
             initial_resources=_load_resources(resources_path) if resources_path else None,
             output_dir=output_dir,
+            metric_sinks=list(metric_sinks) if metric_sinks else None,
             progress=not no_progress,
             port=port,
             **(parse_values(options) if not dev else {}),

@@ -109,9 +109,10 @@ class ProxyCalls:
         if rollout_id is not None and attempt_id is not None:
             await self.attempts.check(rollout_id, attempt_id)
         body = _parse(raw, operation)
+        provider = llm.provider(body)  # the engine's name, or where a routing engine sends this model
         limiter = getattr(self.app_state, "rate_limiter", None)
         if limiter is not None:  # RATE_LIMIT_PROVIDERS: one budget per upstream, waits then 429
-            await admit_provider_call(limiter, self.app_state.rate_limit_settings, llm.name)
+            await admit_provider_call(limiter, self.app_state.rate_limit_settings, provider)
         plain: Callable[[dict[str, Any]], Any]
         if operation == "chat":
             plain, streamed = llm.chat_completions, llm.chat_completions_stream
@@ -130,7 +131,7 @@ class ProxyCalls:
                     rollout_id=rollout_id,
                     attempt_id=attempt_id,
                     operation=operation,
-                    system=llm.name,
+                    system=provider,
                     request=body,
                     response=response,
                     start_time=start,
@@ -243,7 +244,13 @@ async def _relay(
         yield b"data: [DONE]\n\n"
     except AglError as exc:
         error = f"{type(exc).__name__}: {exc}"
-        payload = {"error": {"type": type(exc).__name__, "message": str(exc), "code": exc.status_code}}
+        payload = {
+            "error": {
+                "type": getattr(exc, "error_type", None) or type(exc).__name__,
+                "message": str(exc),
+                "code": getattr(exc, "code", None) or exc.status_code,
+            }
+        }
         yield b"data: " + orjson.dumps(payload) + b"\n\n"
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"

@@ -26,14 +26,35 @@ from .http1 import Http1Pool, UpstreamProtocolError
 
 
 class UpstreamError(AglError):
-    """The upstream answered with an error; the proxy passes its status and message on."""
+    """The upstream answered with an error; the proxy passes its status and message on.
 
-    def __init__(self, status_code: int, message: str) -> None:
+    The agent gets the error as OpenAI would have sent it: the same status code and a body
+    ``{"error": {"message", "type", "param", "code"}}``. ``error_type`` / ``code`` / ``param``
+    fill those fields (default: the class name and nothing); ``retry_after`` (seconds) becomes a
+    ``Retry-After`` header, so OpenAI clients back off as the provider asked.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
-def _as_dict(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
+def json_option(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
+    """An engine option that is a JSON object, given as a dict or (``--engine-option k=v``) a string."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
@@ -88,8 +109,8 @@ class OpenAIEngine(LLMEngine):
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.model = model or None
         self.model_name = model or "default"
-        self.extra_body = _as_dict(extra_body, "extra_body")
-        self.headers = {str(k): str(v) for k, v in _as_dict(headers, "headers").items()}
+        self.extra_body = json_option(extra_body, "extra_body")
+        self.headers = {str(k): str(v) for k, v in json_option(headers, "headers").items()}
         self.timeout = float(timeout)
         self.max_connections = int(max_connections)
         self.weights_version = int(weights_version)
@@ -195,12 +216,17 @@ class OpenAIEngine(LLMEngine):
             ) from exc
 
     def _error(self, status: int, data: bytes) -> UpstreamError:
+        fields: dict[str, Any] = {}
         try:
             detail = orjson.loads(data)["error"]
             message = detail["message"] if isinstance(detail, dict) else str(detail)
+            if isinstance(detail, dict):  # keep OpenAI's type/code/param for the agent's client
+                fields = {k: detail[k] for k in ("type", "code", "param") if isinstance(detail.get(k), str)}
+                if "type" in fields:
+                    fields["error_type"] = fields.pop("type")
         except Exception:
             message = data.decode("utf-8", "replace")[:1000]
-        return UpstreamError(status, f"LLM upstream {self.base_url} answered {status}: {message}")
+        return UpstreamError(status, f"LLM upstream {self.base_url} answered {status}: {message}", **fields)
 
     def _unreachable(self, exc: BaseException) -> BackendUnavailableError:
         return BackendUnavailableError(

@@ -1,8 +1,9 @@
 """Per upstream provider limits for the LLM proxy (``RATE_LIMIT_PROVIDERS``).
 
 An upstream's quota (OpenAI's requests per minute, a vLLM server's capacity) is one budget for
-everyone, so the count is per provider (the engine's name), not per client. A call over the limit
-first waits, up to ``RATE_LIMIT_PROVIDER_MAX_WAIT_SECONDS``, for a slot (agents see latency, not
+everyone, so the count is per provider, not per client: ``LLMEngine.provider(body)``, the engine's
+name, or for an engine that routes (``litellm``) the provider the request's model goes to
+(``anthropic``, ``gemini``). A call over the limit first waits, up to ``RATE_LIMIT_PROVIDER_MAX_WAIT_SECONDS``, for a slot (agents see latency, not
 errors, during a burst); past that it is refused with :class:`RateLimitExceeded` (429 +
 ``Retry-After``), which OpenAI clients retry on their own.
 """

@@ -24,9 +24,13 @@ log = logging.getLogger(__name__)
 
 
 def error_response(
-    status_code: int, type_: str, message: str, fields: list[dict[str, Any]] | None = None
+    status_code: int,
+    type_: str,
+    message: str,
+    fields: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    detail: dict[str, Any] = {"type": type_, "message": message}
+    detail: dict[str, Any] = {"type": type_, "message": message, **(extra or {})}
     if fields is not None:
         detail["fields"] = fields
     return Response(orjson.dumps({"error": detail}), status_code=status_code, media_type=JSON)
@@ -52,7 +56,10 @@ def agl_error_response(exc: AglError, method: str, path: str) -> Response:
     status = int(getattr(exc, "status_code", 500))
     if status >= 500:
         log.warning("%s %s failed: %s: %s", method, path, type(exc).__name__, exc)
-    response = error_response(status, type(exc).__name__, str(exc))
+    # an upstream LLM error (UpstreamError) keeps OpenAI's type, code and param for the agent's client
+    type_ = getattr(exc, "error_type", None) or type(exc).__name__
+    extra = {key: getattr(exc, key) for key in ("code", "param") if hasattr(exc, key)}
+    response = error_response(status, type_, str(exc), extra=extra)
     retry_after = getattr(exc, "retry_after", None)  # RateLimitExceeded (the proxy's provider limit)
     if retry_after is not None:
         response.headers["retry-after"] = str(max(1, math.ceil(retry_after)))

@@ -17,8 +17,16 @@ LLM proxy + runner + tracer over a list of inputs); framework adapters and examp
 """
 
 from .bus_conformance import BusConformance
+from .metric_sink_conformance import MetricSinkConformance, Recorded
 from .store_conformance import StoreConformance
 from .store_events import StoreEventsConformance
 from .tracer_conformance import TracerConformance
 
-__all__ = ["BusConformance", "StoreConformance", "StoreEventsConformance", "TracerConformance"]
+__all__ = [
+    "BusConformance",
+    "MetricSinkConformance",
+    "Recorded",
+    "StoreConformance",
+    "StoreEventsConformance",
+    "TracerConformance",
+]

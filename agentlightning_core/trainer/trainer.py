@@ -29,6 +29,7 @@ from ..agent import LitAgent, as_agent
 from ..algorithm import Algorithm, AlgorithmResult, Baseline
 from ..bus.base import EventBus
 from ..engine import LLMEngine
+from ..metrics import MetricSink, MetricSinks, RunInfo, resolve_metric_sinks
 from ..plugin_manager import AglPluginManager, get_plugin_manager
 from ..settings import load_settings
 from ..store.base import LightningStore
@@ -39,6 +40,7 @@ from .context import TrainerRunContext
 from .dev import DevReport, DevRollout
 from .progress import make_progress, metrics_printer
 from .resolve import resolve_algorithm, resolve_engine, resolve_tracer
+from .run_config import run_config
 from .session import SessionPlan, TrainerSession
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ class Trainer:
     :param initial_resources: the resources algorithms start from (an ``LLM``, prompt templates).
         With an ``engine`` and no ``LLM`` among them, the Trainer adds ``"main_llm"``: an ``LLM``
         pointing at its proxy (``ctx.default_llm()``), so agents reach the engine.
-    :param output_dir: where ``metrics.jsonl`` and ``result.json`` go; default ``runs/<timestamp>``.
+    :param output_dir: where ``metrics.jsonl``, ``config.json`` and ``result.json`` go; default ``runs/<timestamp>``.
     :param rollout_config: timeouts and retries of every rollout (``RolloutConfig``). Default:
         :data:`DEFAULT_ROLLOUT_CONFIG` — a runner silent for 60 s (dead, killed, cut off) loses
         the attempt and the rollout is retried (up to 3 attempts); errors raised by the agent
@@ -87,6 +89,13 @@ class Trainer:
     :param token: bearer token the server requires; default ``AGL_SERVER_TOKEN``.
     :param runner_options: extra keyword arguments for each :class:`~agentlightning_core.runner.Runner`
         (``heartbeat_interval``, ``flush_interval``, ...).
+    :param metric_sinks: where ``ctx.log_metrics`` records and the run's config go besides
+        ``metrics.jsonl`` (always written): sink names (``["tensorboard", "mlflow", "wandb"]``,
+        or one comma-separated string) and/or ``MetricSink`` instances; default
+        ``AGL_METRIC_SINKS``. A sink that is not installed or that fails is reported once and
+        skipped; training goes on.
+    :param metric_sink_options: keyword arguments per sink name, e.g.
+        ``{"mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "calc"}}``.
     :param manager: the plugin manager names are resolved through; default the process-wide one
         (tests and embedders pass ``AglPluginManager(plugins=[...])``).
     """
@@ -112,6 +121,8 @@ class Trainer:
         port: int = 0,
         token: str | None = None,
         runner_options: Mapping[str, Any] | None = None,
+        metric_sinks: str | Sequence[str | MetricSink] | None = None,
+        metric_sink_options: Mapping[str, Mapping[str, Any]] | None = None,
         manager: AglPluginManager | None = None,
         **algorithm_kwargs: Any,
     ) -> None:
@@ -121,6 +132,7 @@ class Trainer:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
         self.manager = manager or get_plugin_manager()
         self.algorithm = resolve_algorithm(algorithm, algorithm_kwargs, self.manager)
+        self.algorithm_kwargs = dict(algorithm_kwargs)
         self.n_runners = n_runners
         self.concurrency = concurrency
         self.tracer = resolve_tracer(tracer, self.manager)
@@ -143,6 +155,9 @@ class Trainer:
             )
         self._engine_given = isinstance(engine, LLMEngine)
         self.engine = resolve_engine(engine, engine_options, self.manager)
+        self.engine_options = dict(engine_options or {})
+        #: the run's sinks (``jsonl`` first); reused by each ``fit``, opened and closed per run
+        self.metric_sinks = resolve_metric_sinks(metric_sinks, metric_sink_options, self.manager)
         self.serve = (self.remote_url is None) if serve is None else serve
         if self.serve and self.remote_url is not None:
             raise ValueError(
@@ -181,10 +196,20 @@ class Trainer:
     ) -> AlgorithmResult:
         lit_agent = as_agent(agent)
         output_dir = self._output_dir()
-        async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
-            ctx = self._context(session, train_data, val_data, output_dir, self.rollout_config)
-            result = await self._run_algorithm(self.algorithm, ctx, session)
-            self._best = await self._fetch_best(session.store, result)
+        sinks = MetricSinks(self.metric_sinks)
+        config = run_config(self, len(train_data), None if val_data is None else len(val_data))
+        sinks.open(RunInfo(output_dir, output_dir.name, config))
+        error: BaseException | None = None
+        try:
+            async with TrainerSession(self._plan(owns_loop), lit_agent) as session:
+                ctx = self._context(session, train_data, val_data, output_dir, self.rollout_config, sinks)
+                result = await self._run_algorithm(self.algorithm, ctx, session)
+                self._best = await self._fetch_best(session.store, result)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            sinks.close(error)
         self.last_result = result
         self._write_result(output_dir, result)
         return result
@@ -308,6 +333,7 @@ class Trainer:
         val_data: Sequence[Any] | None,
         output_dir: Path,
         rollout_config: RolloutConfig | None,
+        metric_sinks: MetricSinks | None = None,
     ) -> TrainerRunContext:
         ctx = TrainerRunContext(
             session.store,
@@ -321,6 +347,7 @@ class Trainer:
             initial_resources=self.initial_resources,
             api_key=self.token,
             on_metrics=metrics_printer(self.console) if self.progress else None,
+            metric_sinks=metric_sinks,
         )
         has_llm = any(isinstance(r, LLM) for r in self.initial_resources.values())
         if self.engine is not None and session.proxy_url is not None and not has_llm:

@@ -1,0 +1,21 @@
+"""Entry point ``litellm``: registers the engine; LiteLLM is imported when the engine is built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentlightning_core import hookimpl
+from agentlightning_core.hookspecs import Register
+
+
+def _engine(**options: Any) -> Any:
+    from .engine import LiteLLMEngine
+
+    return LiteLLMEngine(**options)
+
+
+@hookimpl
+def agl_register_llm_engines(register: Register) -> None:
+    register(
+        "litellm", _engine, description="any provider LiteLLM's SDK supports (anthropic/..., gemini/...)"
+    )
