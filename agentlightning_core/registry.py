@@ -35,6 +35,7 @@ INSTALL_HINTS: dict[str, dict[str, str]] = {
         "langgraph": "pip install agentlightning-langgraph",
         "autogen": "pip install agentlightning-autogen",
         "openai_agents": "pip install agentlightning-openai-agents",
+        "mcp": "pip install agentlightning-mcp",
     },
     "algorithm": {
         "grpo": "pip install agentlightning-grpo",
@@ -44,6 +45,7 @@ INSTALL_HINTS: dict[str, dict[str, str]] = {
     "llm engine": {
         "transformers": "pip install agentlightning-transformers",
         "vllm": "pip install agentlightning-vllm",
+        "litellm": "pip install agentlightning-litellm",
     },
 }
 
