@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
+ALL_PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
+# Distributions whose pins conflict with the root venv's get a venv of their own (below).
+OWN_VENV_PACKAGES := plugins/agentops
+PACKAGES := $(filter-out $(OWN_VENV_PACKAGES),$(ALL_PACKAGES))
 # Heavy wheels that must come from the pinned constraints (torch: the CPU build on local disk).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
 export HF_HUB_OFFLINE := 1
@@ -22,7 +25,12 @@ test: export OMP_WAIT_POLICY ?= PASSIVE
 VERL_VENV ?= .venv-verl
 VERL_PY := $(VERL_VENV)/bin/python
 
-.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl
+# AgentOps 0.4 pins httpx<0.29, packaging<25, wrapt<2 and psutil<7.0.1 (older than the root venv's):
+# agentlightning-agentops is tested in a venv with the core, the otel tracer and itself.
+AGENTOPS_VENV ?= .venv-agentops
+AGENTOPS_PY := $(AGENTOPS_VENV)/bin/python
+
+.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl install-agentops test-agentops
 
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +53,7 @@ check: lint typecheck
 test: install check
 	$(VENV)/bin/pytest -q -rs --durations=15
 	$(MAKE) test-verl
+	$(MAKE) test-agentops
 
 install-verl:
 	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
@@ -57,6 +66,18 @@ test-verl: export OMP_WAIT_POLICY ?= PASSIVE
 test-verl: install-verl
 	$(VERL_VENV)/bin/pytest -q -rs --durations=10 -W "ignore:.*engine is not available:UserWarning" algorithms/verl/tests
 
+install-agentops:
+	@test -x $(AGENTOPS_PY) || $(PYTHON) -m venv $(AGENTOPS_VENV)
+	$(AGENTOPS_PY) -m pip install --disable-pip-version-check -c constraints.txt -q --upgrade "pip>=24" setuptools wheel
+	$(AGENTOPS_PY) -m pip install --disable-pip-version-check -c constraints.txt -q -e . -e plugins/otel \
+		-e "plugins/agentops[test]" "mypy>=1.10"
+	@$(AGENTOPS_PY) -c "from importlib.metadata import version as v; print('installed: agentops', v('agentops'))"
+
+test-agentops: export OMP_WAIT_POLICY ?= PASSIVE
+test-agentops: install-agentops
+	$(AGENTOPS_VENV)/bin/mypy plugins/agentops/agentlightning_agentops
+	$(AGENTOPS_VENV)/bin/pytest -q -rs plugins/agentops/tests
+
 # The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
 demo: install
 	$(VENV)/bin/agl demo
@@ -66,4 +87,4 @@ bench-deps: install
 	$(PIP_INSTALL) -q -e "algorithms/grpo[bench]"
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) build *.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(AGENTOPS_VENV) build *.egg-info

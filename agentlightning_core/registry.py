@@ -30,7 +30,7 @@ INSTALL_HINTS: dict[str, dict[str, str]] = {
         "redis": "pip install agentlightning-redis",
         "rabbitmq": "pip install agentlightning-rabbitmq",
     },
-    "tracer": {"otel": "pip install agentlightning-otel"},
+    "tracer": {"otel": "pip install agentlightning-otel", "agentops": "pip install agentlightning-agentops"},
     "adapter": {
         "langgraph": "pip install agentlightning-langgraph",
         "autogen": "pip install agentlightning-autogen",

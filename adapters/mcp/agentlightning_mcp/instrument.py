@@ -45,6 +45,20 @@ def tool_call_id(call_id: str | None) -> Iterator[None]:
         _call_id.reset(token)
 
 
+def field(obj: Any, *names: str) -> Any:
+    """The first of ``names`` that ``obj`` has: mcp 1.x spells fields in camelCase
+    (``isError``), mcp 2.x in snake_case (``is_error``); both are supported."""
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def is_error(result: Any) -> bool:
+    return bool(field(result, "is_error", "isError"))
+
+
 def result_text(result: Any) -> str:
     """The text an MCP ``CallToolResult`` carries: its text parts joined, else its structured
     content as JSON, else a placeholder naming the part types (images, audio, resources)."""
@@ -52,7 +66,7 @@ def result_text(result: Any) -> str:
     texts = [str(part.text) for part in parts if getattr(part, "type", None) == "text"]
     if texts:
         return "\n".join(texts)
-    structured = getattr(result, "structuredContent", None)
+    structured = field(result, "structured_content", "structuredContent")
     if structured is not None:
         return to_json(structured)
     if parts:
@@ -86,7 +100,7 @@ def _wrap(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             result = await original(self, name, arguments, *args, **kwargs)
             text = result_text(result)
             span.set_attribute(semconv.TOOL_RESULT, to_json(text))
-            if getattr(result, "isError", False):
+            if is_error(result):
                 span.set_status(trace.Status(trace.StatusCode.ERROR, text[:200]))
             return result
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .instrument import result_text, tool_call_id
+from .instrument import field, is_error, result_text, tool_call_id
 
 
 async def openai_tools(session: Any) -> list[dict[str, Any]]:
@@ -25,7 +25,8 @@ async def openai_tools(session: Any) -> list[dict[str, Any]]:
             "function": {
                 "name": tool.name,
                 "description": tool.description or "",
-                "parameters": tool.inputSchema or {"type": "object", "properties": {}},
+                "parameters": field(tool, "input_schema", "inputSchema")
+                or {"type": "object", "properties": {}},
             },
         }
         for tool in listed.tools
@@ -60,4 +61,4 @@ async def call_openai_tool(session: Any, tool_call: Any, *, known: set[str] | No
     with tool_call_id(str(call_id) if call_id else None):
         result = await session.call_tool(name, arguments)
     text = result_text(result)
-    return f"error: {text}" if getattr(result, "isError", False) and not text.startswith("error") else text
+    return f"error: {text}" if is_error(result) and not text.startswith("error") else text

@@ -1,10 +1,13 @@
-"""A stdio MCP server for the tests: the ``mcp`` SDK's FastMCP with two calculator tools."""
+"""A stdio MCP server for the tests: the ``mcp`` SDK's FastMCP (MCPServer in mcp 2.x) with two tools."""
 
 from __future__ import annotations
 
-from mcp.server.fastmcp import FastMCP
+try:  # mcp 1.x
+    from mcp.server.fastmcp import FastMCP as Server
+except ImportError:  # mcp 2.x renamed it
+    from mcp.server.mcpserver import MCPServer as Server  # type: ignore[no-redef]
 
-server = FastMCP("calculator")
+server = Server("calculator")
 
 
 @server.tool()

@@ -73,7 +73,8 @@ def respond(body: dict[str, Any]) -> dict[str, Any]:
         }
     by_id = {m["tool_call_id"]: m["content"] for m in results}
     assert by_id["call_mul"] == "42"
-    assert by_id["call_div"].startswith("error") and "division by zero" in by_id["call_div"]
+    # mcp 1.x passes the exception's message on ("... divide: division by zero"), 2.x hides it
+    assert by_id["call_div"].startswith("error") and "divide" in by_id["call_div"]
     assert (
         by_id["call_unknown"].startswith("error: unknown tool 'sqrt'") and "multiply" in by_id["call_unknown"]
     )
@@ -106,7 +107,7 @@ async def test_each_mcp_tool_call_is_one_span_with_arguments_and_result() -> Non
     assert mul.attributes[semconv.TOOL_RESULT] == "42"
     assert mul.status.code in (SpanStatusCode.OK, SpanStatusCode.UNSET)
     assert div.attributes[semconv.TOOL_ARGUMENTS] == {"a": 1, "b": 0}
-    assert "division by zero" in div.attributes[semconv.TOOL_RESULT]
+    assert "divide" in div.attributes[semconv.TOOL_RESULT]
     assert div.status.code is SpanStatusCode.ERROR
     # both LLM calls were recorded by the proxy in the same rollout; the tool spans sit between them
     llm_calls = sorted(result.spans_of_type("llm"), key=lambda s: s.start_time)
