@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 ALL_PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
 # Distributions whose pins conflict with the root venv's get a venv of their own (below).
-OWN_VENV_PACKAGES := plugins/agentops
+OWN_VENV_PACKAGES := plugins/agentops adapters/crewai
 PACKAGES := $(filter-out $(OWN_VENV_PACKAGES),$(ALL_PACKAGES))
 # Heavy wheels that must come from the pinned constraints (torch: the CPU build on local disk).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
@@ -30,7 +30,12 @@ VERL_PY := $(VERL_VENV)/bin/python
 AGENTOPS_VENV ?= .venv-agentops
 AGENTOPS_PY := $(AGENTOPS_VENV)/bin/python
 
-.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl install-agentops test-agentops
+# CrewAI 1.15 pins pydantic<2.13, openai<3, aiosqlite~=0.21 and ~40 more: agentlightning-crewai is
+# tested in a venv with the core, the otel tracer and itself (~1 GB: chromadb, lancedb, onnxruntime).
+CREWAI_VENV ?= .venv-crewai
+CREWAI_PY := $(CREWAI_VENV)/bin/python
+
+.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl install-agentops test-agentops install-crewai test-crewai
 
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +59,7 @@ test: install check
 	$(VENV)/bin/pytest -q -rs --durations=15
 	$(MAKE) test-verl
 	$(MAKE) test-agentops
+	$(MAKE) test-crewai
 
 install-verl:
 	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
@@ -78,6 +84,19 @@ test-agentops: install-agentops
 	$(AGENTOPS_VENV)/bin/mypy plugins/agentops/agentlightning_agentops
 	$(AGENTOPS_VENV)/bin/pytest -q -rs plugins/agentops/tests
 
+install-crewai:
+	@test -x $(CREWAI_PY) || $(PYTHON) -m venv $(CREWAI_VENV)
+	$(CREWAI_PY) -m pip install --disable-pip-version-check -c constraints.txt -q --upgrade "pip>=24" setuptools wheel
+	$(CREWAI_PY) -m pip install --disable-pip-version-check -c constraints.txt -q -e . -e plugins/otel \
+		-e "adapters/crewai[test]" "mypy>=1.10"
+	@$(CREWAI_PY) -c "from importlib.metadata import version as v; print('installed: crewai', v('crewai'))"
+
+test-crewai: export OMP_WAIT_POLICY ?= PASSIVE
+test-crewai: export CREWAI_DISABLE_TELEMETRY ?= true
+test-crewai: install-crewai
+	$(CREWAI_VENV)/bin/mypy adapters/crewai/agentlightning_crewai
+	$(CREWAI_VENV)/bin/pytest -q -rs adapters/crewai/tests
+
 # The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
 demo: install
 	$(VENV)/bin/agl demo
@@ -87,4 +106,4 @@ bench-deps: install
 	$(PIP_INSTALL) -q -e "algorithms/grpo[bench]"
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) $(AGENTOPS_VENV) build *.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(AGENTOPS_VENV) $(CREWAI_VENV) build *.egg-info

@@ -36,6 +36,7 @@ INSTALL_HINTS: dict[str, dict[str, str]] = {
         "autogen": "pip install agentlightning-autogen",
         "openai_agents": "pip install agentlightning-openai-agents",
         "mcp": "pip install agentlightning-mcp",
+        "crewai": "pip install agentlightning-crewai",
     },
     "algorithm": {
         "grpo": "pip install agentlightning-grpo",

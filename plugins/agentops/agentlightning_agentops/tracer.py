@@ -18,6 +18,7 @@ tracer's, which this class extends.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any, ClassVar
 
@@ -28,6 +29,10 @@ from .kinds import AgentOpsKinds
 from .marking import MarkingProvider
 
 log = logging.getLogger(__name__)
+
+# AgentOps writes ``agentops.log`` into the working directory on import unless told not to; a
+# trainer's runners should not litter the user's folder. An explicit setting is respected.
+os.environ.setdefault("AGENTOPS_LOGGING_TO_FILE", "false")
 
 _lock = threading.Lock()
 #: provider id → the instrumentors pointed at it (instrumenting twice would double every span)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +39,7 @@ async def main() -> None:
     threading.Thread(target=service.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{service.server_port}"
 
+    os.environ.setdefault("AGENTOPS_LOGGING_TO_FILE", "false")  # as the tracer does
     import agentops
 
     agentops.init(
