@@ -2,8 +2,9 @@
 
 Semantics all backends share (pinned by ``tests/conformance``):
 
-* ``dequeue_rollout`` is FIFO by enqueue order (a requeued rollout goes to the back) and
-  atomic: concurrent dequeuers never receive the same rollout.
+* ``dequeue_rollout`` is FIFO by enqueue order and atomic: concurrent dequeuers never receive
+  the same rollout. A requeued rollout (a retry) goes to the head of the queue, ahead of every
+  rollout never tried; retries among themselves keep enqueue order.
 * Finishing the *latest* attempt of a rollout decides the rollout: ``succeeded`` ends it;
   ``failed``/``timeout``/``unresponsive`` requeue it while ``config.max_attempts`` allows and
   the status is in ``config.retry_on``, else fail it. Updates to superseded attempts are kept

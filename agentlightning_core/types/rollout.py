@@ -53,6 +53,15 @@ class AttemptStatus(str, Enum):
 #: Attempt outcomes that may be retried; ``succeeded`` never is.
 RETRYABLE_STATUSES = (AttemptStatus.FAILED, AttemptStatus.TIMEOUT, AttemptStatus.UNRESPONSIVE)
 
+#: What a rollout is retried on unless its config says otherwise: the runner went silent or ran
+#: out of time (a crash, a lost machine). A ``failed`` attempt is the agent's own verdict, so it
+#: is retried only when ``retry_on`` names it.
+DEFAULT_RETRY_ON = (AttemptStatus.TIMEOUT, AttemptStatus.UNRESPONSIVE)
+
+#: Attempts per rollout unless its config says otherwise: a runner crash costs an attempt, not the
+#: rollout.
+DEFAULT_MAX_ATTEMPTS = 3
+
 
 class RolloutConfig(BaseModel):
     """Per-rollout execution policy.
@@ -60,14 +69,21 @@ class RolloutConfig(BaseModel):
     ``timeout_seconds`` bounds an attempt's wall time; ``unresponsive_seconds`` bounds the gap
     between heartbeats. Either being exceeded ends the attempt, and the rollout is requeued while
     ``max_attempts`` allows and the attempt's outcome is listed in ``retry_on``.
+
+    Defaults (every enqueue path: store API, HTTP, client, Trainer, CLI): 3 attempts, retried on
+    ``timeout`` and ``unresponsive``; add ``failed`` to ``retry_on`` to retry the agent's own
+    failures too. Backoff: a retry is queued as soon as the store decides the attempt is over,
+    with no extra delay, because the wait that detection takes (``unresponsive_seconds``, or
+    the timeout) already spaces the attempts out; the retry goes to the head of the queue, ahead
+    of rollouts never tried, so a crash does not send a rollout behind the whole backlog.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     timeout_seconds: float | None = Field(default=None, gt=0)
     unresponsive_seconds: float | None = Field(default=None, gt=0)
-    max_attempts: int = Field(default=1, ge=1, le=100)
-    retry_on: list[AttemptStatus] = Field(default_factory=lambda: list(RETRYABLE_STATUSES))
+    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, le=100)
+    retry_on: list[AttemptStatus] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
 
     @field_validator("retry_on")
     @classmethod

@@ -17,7 +17,14 @@ from agentlightning_core.reward import final_reward
 from agentlightning_core.runner import EndedBy, Runner
 from agentlightning_core.runtime.context import current_context
 from agentlightning_core.store.memory import InMemoryStore
-from agentlightning_core.types import AttemptStatus, RolloutConfig, RolloutStatus, Span, WorkerStatus
+from agentlightning_core.types import (
+    RETRYABLE_STATUSES,
+    AttemptStatus,
+    RolloutConfig,
+    RolloutStatus,
+    Span,
+    WorkerStatus,
+)
 
 from .conftest import running
 
@@ -96,7 +103,9 @@ async def test_exception_fails_the_attempt_with_its_text_and_the_rollout_is_retr
             raise ValueError(f"bad luck #{len(calls)}")
         return 1.0
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=3))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=3, retry_on=list(RETRYABLE_STATUSES))
+    )
     runner = Runner(flaky, store)
     async with running(runner):
         (done,) = await wait_final(store, [ro.rollout_id])
@@ -118,7 +127,9 @@ async def test_exception_on_the_last_attempt_fails_the_rollout(store: InMemorySt
     def broken(task: str) -> float:
         raise KeyError("missing")
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=2))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES))
+    )
     async with running(Runner(broken, store)):
         (done,) = await wait_final(store, [ro.rollout_id])
     assert done.status is RolloutStatus.FAILED
@@ -213,7 +224,7 @@ async def test_timeout_seconds_is_enforced_by_the_runner(store: InMemoryStore) -
         await asyncio.sleep(3600)
         return 1.0
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(timeout_seconds=0.2))
+    ro = await store.enqueue_rollout("t", config=RolloutConfig(timeout_seconds=0.2, max_attempts=1))
     runner = Runner(hangs, store, heartbeat_interval=10.0)
     async with running(runner):
         (done,) = await wait_final(store, [ro.rollout_id])
@@ -313,7 +324,9 @@ async def test_each_attempt_gets_its_own_copies_and_a_proxied_llm_routed_to_it(s
         }
     )
     ro = await store.enqueue_rollout(
-        "t", resources_id=update.resources_id, config=RolloutConfig(max_attempts=2)
+        "t",
+        resources_id=update.resources_id,
+        config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES)),
     )
     async with running(Runner(agent, store)):
         await wait_final(store, [ro.rollout_id])
@@ -400,7 +413,9 @@ async def test_stop_without_grace_fails_in_flight_attempts_so_they_are_retried(s
         await asyncio.sleep(3600)
         return 1.0
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=2))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES))
+    )
     runner = Runner(agent, store)
     task = asyncio.create_task(runner.run())
     await asyncio.wait_for(started.wait(), 5)

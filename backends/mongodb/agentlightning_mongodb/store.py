@@ -26,6 +26,7 @@ from agentlightning_core.pagination import Page
 from agentlightning_core.store.base import LATEST, AttemptSelector, LightningStore
 from agentlightning_core.store.transitions import (
     CANCELLED_ERROR,
+    check_live,
     check_status_change,
     overdue_status,
     validate_page,
@@ -54,13 +55,15 @@ from .documents import (
     rollout_document,
     rollout_from_document,
 )
-from .lifecycle import decide_rollout, end_attempt, touch
+from .lifecycle import decide_rollout, end_attempt, is_latest, touch
 from .settings import database_name, load_mongo_settings
 
 #: compare-and-set retries before giving up (each retry means another writer just won)
 MAX_CAS_RETRIES = 100
 _NO_ATTEMPTS = {"attempts": 0}
-_UNRESPONSIVE = AttemptStatus.UNRESPONSIVE.value
+#: see ``_save``: a requeued rollout's queue position is its enqueue position minus this
+RETRY_POSITION_OFFSET = 2**62
+_RUNNING = AttemptStatus.RUNNING.value
 
 
 class MongoStore(LightningStore):
@@ -288,6 +291,7 @@ class MongoStore(LightningStore):
         for _ in range(MAX_CAS_RETRIES):
             doc, rollout, index, attempt = await self._load(rollout_id, attempt_id)
             now = time.time()
+            check_live(rollout, attempt, is_latest(rollout, attempt))
             if status is not None:
                 check_status_change(attempt, status)
             revived = touch(rollout, attempt, now)
@@ -315,7 +319,7 @@ class MongoStore(LightningStore):
         doc = await self._rollouts.find_one_and_update(
             {
                 "_id": rollout_id,
-                "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": {"$ne": _UNRESPONSIVE}}},
+                "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": _RUNNING}},
             },
             {"$set": {"attempts.$.last_heartbeat": now}, "$inc": {"version": 1}},
             projection={"attempts": 1},
@@ -324,7 +328,7 @@ class MongoStore(LightningStore):
         if doc is not None:
             index = next(i for i, a in enumerate(doc["attempts"]) if a["attempt_id"] == attempt_id)
             return attempt_from_document(rollout_id, index, doc["attempts"][index])
-        for _ in range(MAX_CAS_RETRIES):  # unknown, or unresponsive: full rules (revival)
+        for _ in range(MAX_CAS_RETRIES):  # unknown, ended or unresponsive: full rules (fencing, revival)
             doc, rollout, index, attempt = await self._load(rollout_id, attempt_id)
             revived = touch(rollout, attempt, time.time())
             if await self._save(doc, rollout, index, attempt, revived):
@@ -385,7 +389,7 @@ class MongoStore(LightningStore):
             doc = await self._rollouts.find_one_and_update(
                 {
                     "_id": rollout_id,
-                    "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": {"$ne": _UNRESPONSIVE}}},
+                    "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": _RUNNING}},
                 },
                 {
                     "$set": {"attempts.$.last_heartbeat": now},
@@ -586,8 +590,10 @@ class MongoStore(LightningStore):
             changes.update(extra)
         if rollout_changed:
             changes.update(status=rollout.status.value, end_time=rollout.end_time, queue_seq=None)
-            if rollout.status is RolloutStatus.QUEUED:  # requeued: a new position at the back
-                changes["queue_seq"] = await self._next("queue")
+            if rollout.status is RolloutStatus.QUEUED:
+                # requeued: at the head of the queue (below every fresh position, which count up
+                # from 1), retries among themselves in enqueue order
+                changes["queue_seq"] = int(doc["seq"]) - RETRY_POSITION_OFFSET
         return await self._compare_and_set(doc, changes)
 
     async def _compare_and_set(self, doc: dict[str, Any], changes: dict[str, Any]) -> bool:

@@ -5,8 +5,9 @@ Design for the hot path of a training run:
 * JSON payloads (input, config, metadata, span bodies, resources) are stored as text encoded by
   orjson: the store never queries inside them, and text is the cheapest thing to write and read
   on both SQLite and PostgreSQL.
-* A queued rollout has a ``queue_seq``; a partial index on it serves dequeue (oldest first) and
-  requeue (a new, larger ``queue_seq`` puts it at the back).
+* A queued rollout has a ``queue_seq``; a partial index on it serves dequeue (lowest first).
+  Fresh rollouts count up from 1; a requeued one gets ``pk - 2**62``: ahead of every fresh one,
+  retries among themselves in enqueue order.
 * ``rollouts.num_attempts`` equals the latest attempt's ``sequence``, so "is this attempt the
   latest?" needs no extra query.
 * ``attempts.span_seq`` is the per-attempt span counter: a batch of spans reserves its ids with
