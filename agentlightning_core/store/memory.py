@@ -77,6 +77,8 @@ class InMemoryStore(LightningStore):
         self._attempt_index: dict[str, Attempt] = {}
         self._running: dict[str, Attempt] = {}
         self._spans: dict[str, list[Span]] = {}
+        #: attempt_id -> span_id -> the stored span: a re-sent span is answered, not stored again
+        self._span_ids: dict[str, dict[str, Span]] = {}
         self._span_seq: dict[str, int] = {}
         self._span_count = 0
         self._resources: dict[str, ResourcesUpdate] = {}
@@ -248,7 +250,12 @@ class InMemoryStore(LightningStore):
                 check_live(rollout, attempt, self._is_latest(attempt))  # before anything is stored
                 touched[span.attempt_id] = rollout, attempt
         stored: list[Span] = []
+        added = 0
         for span in spans:
+            known = self._span_ids.setdefault(span.attempt_id, {})
+            if span.span_id in known:  # re-sent (or twice in this batch): acknowledged as stored
+                stored.append(known[span.span_id].model_copy())
+                continue
             seq = self._span_seq.get(span.attempt_id, 0)
             if span.sequence_id is None:
                 seq += 1
@@ -258,8 +265,10 @@ class InMemoryStore(LightningStore):
                 span = span.model_copy()
             self._span_seq[span.attempt_id] = seq
             self._spans.setdefault(span.attempt_id, []).append(span)
-            stored.append(span)
-        self._span_count += len(stored)
+            known[span.span_id] = span
+            stored.append(span.model_copy())
+            added += 1
+        self._span_count += added
         for rollout, attempt in touched.values():
             if self._touch(rollout, attempt):
                 await self._publish_attempt(attempt)

@@ -821,6 +821,50 @@ class StoreConformance:
         assert final_reward(spans) == 1.0
         assert Reward.from_span(spans[0]).name == "format"
 
+    async def test_the_same_batch_sent_twice_is_stored_once(self, store: LightningStore) -> None:
+        """Idempotent spans: a re-sent batch (its answer was lost) is acknowledged, not duplicated."""
+        rid, aid = await _run(store)
+        batch = [_span(rid, aid, f"s{i}") for i in range(5)]
+        first = await store.add_spans(batch)
+        again = await store.add_spans(batch)
+        assert [(s.span_id, s.sequence_id) for s in again] == [(s.span_id, s.sequence_id) for s in first]
+        stored = await store.query_spans(rid)
+        assert [s.name for s in stored] == [f"s{i}" for i in range(5)]
+        assert len({s.span_id for s in stored}) == 5
+
+    async def test_overlapping_batches_store_each_span_once(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        spans = [_span(rid, aid, f"s{i}") for i in range(6)]
+        await store.add_spans(spans[:4])
+        answered = await store.add_spans(spans[2:])
+        assert [s.name for s in answered] == ["s2", "s3", "s4", "s5"]
+        stored = await store.query_spans(rid)
+        assert [s.name for s in stored] == [f"s{i}" for i in range(6)]
+        assert sorted(s.sequence_id or 0 for s in stored) == sorted({s.sequence_id or 0 for s in stored})
+
+    async def test_a_span_twice_in_one_batch_is_stored_once(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        span = _span(rid, aid, "once")
+        answered = await store.add_spans([span, _span(rid, aid, "other"), span])
+        assert answered[0].sequence_id == answered[2].sequence_id
+        assert [s.name for s in await store.query_spans(rid)] == ["once", "other"]
+
+    async def test_concurrent_resends_store_each_span_once(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        batches = [[_span(rid, aid, f"b{i}-{j}") for j in range(3)] for i in range(5)]
+        await asyncio.gather(*(store.add_spans(b) for b in batches for _ in range(3)))
+        stored = await store.query_spans(rid)
+        assert len(stored) == 15 and len({s.span_id for s in stored}) == 15
+
+    async def test_the_same_span_id_in_two_attempts_is_two_spans(self, store: LightningStore) -> None:
+        rid, first = await _run(store, config=RETRY3)
+        await store.add_span(_span(rid, first, "one", span_id="0011223344556677"))
+        await store.update_attempt(rid, first, status=AttemptStatus.FAILED)
+        again = await store.dequeue_rollout()
+        assert again is not None
+        await store.add_span(_span(rid, again.attempt.attempt_id, "two", span_id="0011223344556677"))
+        assert [s.name for s in await store.query_spans(rid)] == ["one", "two"]
+
     async def test_spans_of_many_attempts_in_one_batch(self, store: LightningStore) -> None:
         r1, a1 = await _run(store)
         r2, a2 = await _run(store)

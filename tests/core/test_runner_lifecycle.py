@@ -526,3 +526,74 @@ async def test_the_runner_survives_a_store_that_fails_for_a_while() -> None:
         assert done.status is RolloutStatus.SUCCEEDED
         assert final_reward(await store.query_spans(ro.rollout_id)) == 0.5
     assert failures == {"dequeue_rollout": 0, "add_spans": 0, "update_attempt": 0}
+
+
+class SlowAnswerStore(InMemoryStore):
+    """Stores each batch at once but answers it late, as a busy server or a slow network does:
+    the runner's periodic flush is still waiting for the answer when the agent ends."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent: list[str] = []
+
+    async def add_spans(self, spans: Sequence[Span]) -> list[Span]:
+        stored = await super().add_spans(spans)
+        self.sent.extend(s.span_id for s in spans)
+        await asyncio.sleep(0.3)
+        return stored
+
+
+async def test_a_flush_in_flight_when_the_agent_ends_is_not_sent_again() -> None:
+    """The race behind duplicated spans: the periodic flush used to be cancelled mid-send when
+    the attempt ended, and the final flush re-sent the batch the store had already stored."""
+    async with SlowAnswerStore(watchdog_interval=0.02) as store:
+
+        @rollout
+        async def agent(task: str) -> float:
+            record_steps(3)
+            await asyncio.sleep(0.15)  # ends while the flush at 0.1 s waits for its answer
+            return 1.0
+
+        ro = await store.enqueue_rollout("t")
+        async with running(Runner(agent, store, flush_interval=0.1)):
+            await wait_final(store, [ro.rollout_id])
+        stored = await store.query_spans(ro.rollout_id)
+        assert len(stored) == 4  # three steps and the reward
+        assert sorted(store.sent) == sorted(s.span_id for s in stored)  # each sent exactly once
+
+
+async def test_a_superseded_attempt_stops_its_agent_and_logs_one_line(
+    store: InMemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A runner that was paused past its limit: the store gave up on its attempt and handed the
+    rollout to another worker; its next heartbeat is refused and it stops working on it."""
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    @rollout
+    async def agent(task: str) -> float:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 1.0
+
+    ro = await store.enqueue_rollout("t", config=RolloutConfig(unresponsive_seconds=5))
+    runner = Runner(agent, store, heartbeat_interval=0.05)
+    with caplog.at_level("INFO", logger="agentlightning_core.runner"):
+        async with running(runner):
+            await asyncio.wait_for(started.wait(), 5)
+            await store.sweep(now=time.time() + 60)  # as if the runner had been stopped for a minute
+            other = await store.dequeue_rollout("other-worker")
+            assert other is not None and other.attempt.sequence == 2
+            await asyncio.wait_for(cancelled.wait(), 5)
+            await store.update_attempt(
+                ro.rollout_id, other.attempt.attempt_id, status=AttemptStatus.SUCCEEDED
+            )
+    attempts = await store.get_attempts(ro.rollout_id)
+    assert [a.status for a in attempts] == [AttemptStatus.UNRESPONSIVE, AttemptStatus.SUCCEEDED]
+    lines = [r.getMessage() for r in caplog.records if "attempt superseded" in r.getMessage()]
+    assert len(lines) == 1 and "stopped" in lines[0]
+    assert runner.stats.ended_by_store == 1

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError
 
 from agentlightning_core.errors import BackendUnavailableError, ConflictError, NotFoundError
 from agentlightning_core.pagination import Page
@@ -64,6 +65,7 @@ _NO_ATTEMPTS = {"attempts": 0}
 #: see ``_save``: a requeued rollout's queue position is its enqueue position minus this
 RETRY_POSITION_OFFSET = 2**62
 _RUNNING = AttemptStatus.RUNNING.value
+_DUPLICATE_KEY = 11000
 
 
 class MongoStore(LightningStore):
@@ -131,6 +133,14 @@ class MongoStore(LightningStore):
         await self._rollouts.create_index([("mode", ASCENDING), ("seq", ASCENDING)])
         await self._spans.create_index(
             [("rollout_id", ASCENDING), ("attempt_seq", ASCENDING), ("sequence_id", ASCENDING)]
+        )
+        # idempotent spans: a re-sent span is refused by the index and answered with the stored copy;
+        # partial, so span documents written before this key existed do not collide on a null
+        await self._spans.create_index(
+            [("rollout_id", ASCENDING), ("attempt_id", ASCENDING), ("span_id", ASCENDING)],
+            unique=True,
+            name="uq_span_id",
+            partialFilterExpression={"span_id": {"$type": "string"}},
         )
         await self._resources.create_index([("version", ASCENDING)], unique=True)
 
@@ -369,15 +379,54 @@ class MongoStore(LightningStore):
                         "attempt_id": attempt_id,
                         "attempt_seq": attempt_seq,
                         "sequence_id": span.sequence_id,
+                        "span_id": span.span_id,
                         "name": span.name,
                         "data": span.model_dump_json(),
                     }
                 )
-        await self._spans.insert_many(documents, ordered=True)
+        final = await self._insert_spans(documents, stored)
         for rollout, attempt in revived:
             await self._publish_attempt(attempt)
             await self._publish_rollout(rollout)
-        return [s for s in stored if s is not None]
+        return final
+
+    async def _insert_spans(self, documents: list[dict[str, Any]], stored: list[Span | None]) -> list[Span]:
+        """Insert span documents; one already stored (same rollout, attempt and span id), or twice
+        in the batch, is not inserted again and is answered with the copy stored first."""
+        spans = [s for s in stored if s is not None]
+        by_key = {(d["rollout_id"], d["attempt_id"], d["span_id"]): d for d in reversed(documents)}
+        fresh = list(by_key.values())[::-1]  # first copy of each key, in batch order
+        refused: list[dict[str, Any]] = []
+        try:
+            await self._spans.insert_many(fresh, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            refused = [fresh[e["index"]] for e in errors]
+        if not refused and len(fresh) == len(spans):
+            return spans
+        existing: dict[tuple[str, str, str], Span] = {}
+        if refused:
+            query = {
+                "$or": [
+                    {"rollout_id": d["rollout_id"], "attempt_id": d["attempt_id"], "span_id": d["span_id"]}
+                    for d in refused
+                ]
+            }
+            async for doc in self._spans.find(
+                query, {"data": 1, "rollout_id": 1, "attempt_id": 1, "span_id": 1}
+            ):
+                existing[(doc["rollout_id"], doc["attempt_id"], doc["span_id"])] = Span.model_validate_json(
+                    doc["data"]
+                )
+        first: dict[tuple[str, str, str], Span] = {}
+        for span in spans:
+            first.setdefault((span.rollout_id, span.attempt_id, span.span_id), span)
+        return [
+            existing.get(key) or first[key]
+            for key in ((s.rollout_id, s.attempt_id, s.span_id) for s in spans)
+        ]
 
     async def _reserve_span_ids(
         self, rollout_id: str, attempt_id: str, spans: Sequence[Span], indexes: list[int]

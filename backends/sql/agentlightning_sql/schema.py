@@ -13,6 +13,7 @@ Design for the hot path of a training run:
 * ``attempts.span_seq`` is the per-attempt span counter: a batch of spans reserves its ids with
   one ``UPDATE ... RETURNING``.
 * Spans carry their attempt's ``sequence`` so a rollout's spans come out of one index in order.
+* ``(rollout_id, attempt_id, span_id)`` is unique: a re-sent span is acknowledged, not stored twice.
 
 Tables are prefixed ``agl_`` so they can share a database with an application's own.
 """
@@ -99,7 +100,10 @@ spans = Table(
     Column("sequence_id", Integer, nullable=False),
     Column("name", Text, nullable=False),
     Column("data", Text, nullable=False),
+    Column("span_id", String(64)),  # NULL only on rows older than revision 0003 whose body had none
     Index("ix_agl_spans_order", "rollout_id", "attempt_seq", "sequence_id"),
+    # idempotent spans: a re-sent span is not stored twice (INSERT ... ON CONFLICT DO NOTHING)
+    Index("uq_agl_spans_span_id", "rollout_id", "attempt_id", "span_id", unique=True),
 )
 
 resources = Table(

@@ -34,8 +34,11 @@ from sqlalchemy import (
     null,
     select,
     text,
+    tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agentlightning_core.errors import NotFoundError
 from agentlightning_core.store.transitions import (
@@ -182,7 +185,14 @@ def _take_and_start() -> Any:
 _TAKE_AND_START_PG = _take_and_start()
 _INSERT_ROLLOUTS = insert(rollouts)
 _INSERT_ATTEMPT = insert(attempts)
-_INSERT_SPANS = insert(spans)
+_SPAN_KEY = (spans.c.rollout_id, spans.c.attempt_id, spans.c.span_id)
+#: idempotent spans: a span already stored (same rollout, attempt and span id) is skipped
+_INSERT_SPANS_PG = (
+    pg_insert(spans).on_conflict_do_nothing(index_elements=list(_SPAN_KEY)).returning(*_SPAN_KEY)
+)
+_INSERT_SPANS_SQLITE = (
+    sqlite_insert(spans).on_conflict_do_nothing(index_elements=list(_SPAN_KEY)).returning(*_SPAN_KEY)
+)
 _GET_ROLLOUT = select(rollouts).where(rollouts.c.rollout_id == bindparam("rollout_id"))
 _UNFINISHED = select(rollouts.c.rollout_id, rollouts.c.status).where(
     rollouts.c.rollout_id.in_(bindparam("ids", expanding=True))
@@ -539,7 +549,7 @@ def add_spans(conn: Connection, batch: Sequence[Span]) -> tuple[list[Span], Chan
     for index, span in enumerate(batch):
         groups.setdefault((span.rollout_id, span.attempt_id), []).append(index)
     stored: list[Span] = list(batch)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     changes = Changes()
     now = time.time()
     for (rollout_id, attempt_id), indexes in groups.items():
@@ -567,11 +577,11 @@ def add_spans(conn: Connection, batch: Sequence[Span]) -> tuple[list[Span], Chan
                 counter = max(counter, span.sequence_id)
                 span = span.model_copy()
             stored[i] = span
-            rows.append(span_values(span, attempt_seq))
+            rows.append((i, span_values(span, attempt_seq)))
         if write_counter:
             conn.execute(_SET_SPAN_COUNTER, {"b_attempt_id": attempt_id, "counter": counter})
-    conn.execute(_INSERT_SPANS, rows)
-    return stored, changes
+    rows.sort(key=lambda pair: pair[0])
+    return insert_spans(conn, stored, [row for _, row in rows]), changes
 
 
 def add_spans_of_running_attempt(conn: Connection, batch: list[Span]) -> list[Span] | None:
@@ -594,8 +604,32 @@ def add_spans_of_running_attempt(conn: Connection, batch: list[Span]) -> list[Sp
         return None
     attempt_seq, last = int(row[0]), int(row[1]) - len(batch)
     stored = [s.model_copy(update={"sequence_id": last + i}) for i, s in enumerate(batch, 1)]
-    conn.execute(_INSERT_SPANS, [span_values(s, attempt_seq) for s in stored])
-    return stored
+    return insert_spans(conn, stored, [span_values(s, attempt_seq) for s in stored])
+
+
+def insert_spans(conn: Connection, stored: list[Span], rows: list[dict[str, Any]]) -> list[Span]:
+    """Insert ``rows`` (the values of ``stored``, same order); a span already stored, or twice in
+    the batch, is not inserted again and is answered with the copy stored first.
+
+    The common case (nothing re-sent) costs nothing more than the ``RETURNING`` of the keys.
+    """
+    keys = [(s.rollout_id, s.attempt_id, s.span_id) for s in stored]
+    first: dict[tuple[str, str, str], int] = {}
+    fresh_rows = []
+    for i, (key, row) in enumerate(zip(keys, rows, strict=True)):
+        if key not in first:
+            first[key] = i
+            fresh_rows.append(row)
+    stmt = _INSERT_SPANS_PG if is_postgres(conn) else _INSERT_SPANS_SQLITE
+    inserted = {tuple(r) for r in conn.execute(stmt, fresh_rows)}
+    if len(inserted) == len(keys):
+        return stored
+    older = [key for key in first if key not in inserted]
+    existing: dict[tuple[str, str, str], Span] = {}
+    if older:
+        found = conn.execute(select(*_SPAN_KEY, spans.c.data).where(tuple_(*_SPAN_KEY).in_(older)))
+        existing = {(r, a, sid): Span.model_validate_json(data) for r, a, sid, data in found}
+    return [existing.get(key) or stored[first[key]] for key in keys]
 
 
 def query_spans(
