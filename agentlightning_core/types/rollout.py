@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .limits import Id, WorkerId
+
 RolloutMode = Literal["train", "val", "test"]
 
 
@@ -96,10 +98,10 @@ class RolloutConfig(BaseModel):
 class Rollout(BaseModel):
     """One run of the agent on one task (``input``), as the store keeps it."""
 
-    rollout_id: str = Field(default_factory=lambda: new_id("ro"))
+    rollout_id: Id = Field(default_factory=lambda: new_id("ro"))
     input: Any = None
     mode: RolloutMode | None = None
-    resources_id: str | None = None
+    resources_id: Id | None = None
     status: RolloutStatus = RolloutStatus.QUEUED
     config: RolloutConfig = Field(default_factory=RolloutConfig)
     enqueue_time: float = Field(default_factory=time.time)
@@ -112,10 +114,10 @@ class Rollout(BaseModel):
 class Attempt(BaseModel):
     """One try of a rollout by one worker. ``sequence`` counts tries of the same rollout from 1."""
 
-    rollout_id: str
-    attempt_id: str = Field(default_factory=lambda: new_id("at"))
+    rollout_id: Id
+    attempt_id: Id = Field(default_factory=lambda: new_id("at"))
     sequence: int = Field(ge=1)
-    worker_id: str | None = None
+    worker_id: WorkerId | None = None
     status: AttemptStatus = AttemptStatus.RUNNING
     start_time: float = Field(default_factory=time.time)
     end_time: float | None = None
@@ -138,6 +140,6 @@ class RolloutRequest(BaseModel):
 
     input: Any = None
     mode: RolloutMode | None = None
-    resources_id: str | None = None
+    resources_id: Id | None = None
     config: RolloutConfig | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
