@@ -208,6 +208,9 @@ def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSi
 
     @router.get("/statistics", response_model=dict[str, Any])
     async def statistics() -> Response:
-        return json_response(await store.statistics())
+        stats = await store.statistics()
+        if store.outbox is not None:  # events waiting for (or dropped during) a bus outage
+            stats["outbox"] = store.outbox.statistics()
+        return json_response(stats)
 
     return router
