@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 #: is marked finished: a Trainer uses it to flush the in-process LLM proxy's spans of the attempt
 BeforeFinish = Callable[[str, str], Awaitable[None]]
 
+#: tries of the final span flush and of the finish while the store is unreachable: about 30 s
+#: (backoff up to 2 s), enough for a server restart. Giving up sooner turned a finished attempt
+#: into a failed one ("spans could not be sent") that the default config does not retry. Past
+#: the store's unresponsive limit the attempt is revived by the late report, or fenced off if a
+#: retry already took over: either way it never counts twice.
+FINISH_TRIES = 20
+
 #: attempt metadata key holding the (shortened) traceback of a failed agent
 TRACEBACK_KEY = "traceback"
 MAX_TRACEBACK_CHARS = 4000
@@ -208,7 +215,9 @@ class AttemptExecution:
             self.ctx.emit_reward(reward)
         lost = 0
         try:
-            await with_retries(self._flush, what=f"sending spans of attempt {self.attempt_id}")
+            await with_retries(
+                self._flush, what=f"sending spans of attempt {self.attempt_id}", tries=FINISH_TRIES
+            )
         except AttemptSupersededError as exc:
             self._superseded(exc)
         except Exception as exc:
@@ -242,6 +251,7 @@ class AttemptExecution:
                     self.rollout_id, self.attempt_id, status=status, error=error, metadata=metadata
                 ),
                 what=f"finishing attempt {self.attempt_id}",
+                tries=FINISH_TRIES,
             )
         except AttemptSupersededError as exc:
             self._superseded(exc)
