@@ -7,13 +7,20 @@ Semantics all backends share (pinned by ``tests/conformance``):
   rollout never tried; retries among themselves keep enqueue order.
 * Finishing the *latest* attempt of a rollout decides the rollout: ``succeeded`` ends it;
   ``failed``/``timeout``/``unresponsive`` requeue it while ``config.max_attempts`` allows and
-  the status is in ``config.retry_on``, else fail it. Updates to superseded attempts are kept
-  on the attempt and never change the rollout.
+  the status is in ``config.retry_on``, else fail it (default: 3 attempts, retried on
+  ``timeout`` and ``unresponsive``).
+* Fencing: heartbeats, spans and status updates from an attempt that is no longer its rollout's
+  live one (a newer attempt exists, it timed out, it is unresponsive with its rollout final, or
+  the rollout was cancelled) raise ``AttemptSupersededError`` (409) and change nothing, so a
+  rollout has at most one succeeded attempt (:func:`~.transitions.check_live`).
 * An ``unresponsive`` attempt that reports again (heartbeat, span or status) while it is still
   the latest attempt and its rollout is not final is revived: attempt and rollout are running
   again and the rollout leaves the queue. ``timeout`` is terminal.
 * Spans of one attempt get increasing ``sequence_id`` in arrival order unless the sender set
-  one; spans of finished attempts are still stored (nothing is lost).
+  one; late spans of an attempt its own runner finished are still stored. ``(rollout_id,
+  attempt_id, span_id)`` is unique: a span sent again is answered with the stored copy.
+* Events go out after the change, through the store's outbox for a networked bus: a bus
+  outage never delays a store operation (see ``bus/outbox.py``).
 * The watchdog (``sweep``) ends attempts past ``timeout_seconds`` (``timeout``) or silent
   longer than ``unresponsive_seconds`` (``unresponsive``), so nothing waits on a dead runner.
   A rollout that sets no ``unresponsive_seconds`` gets the store's

@@ -179,8 +179,13 @@ async def check_invariants(client: HttpStore, ids: list[str]) -> dict[str, int]:
         (r.rollout_id, r.status.value) for r in page.items if r.status is not RolloutStatus.SUCCEEDED
     ]
     if not_succeeded:
-        why = [[(a.status.value, a.error) for a in await client.get_attempts(rid)] for rid, _ in not_succeeded[:3]]
-        raise AssertionError(f"{len(not_succeeded)} rollouts did not succeed: {not_succeeded[:3]}; attempts: {why}")
+        why = [
+            [(a.status.value, a.error) for a in await client.get_attempts(rid)]
+            for rid, _ in not_succeeded[:3]
+        ]
+        raise AssertionError(
+            f"{len(not_succeeded)} rollouts did not succeed: {not_succeeded[:3]}; attempts: {why}"
+        )
     retried = 0
     for rid in ids:
         attempts = await client.get_attempts(rid)
