@@ -20,15 +20,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentlightning_transformers import compute
-
 from agentlightning_core.algorithm import Algorithm, AlgorithmResult, RolloutOutcome, TrainerContext
+from agentlightning_core.engine import LLMEngine
 from agentlightning_core.triplet import TraceToTriplet
 
-from .checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import TrainState, export_hf, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import GRPOConfig
 from .learner import Learner, Sample
-from .losses import group_advantages
+from .losses import group_advantages, position_advantages, returns_to_go
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class GRPO(Algorithm):
                 "(pip install agentlightning-transformers)"
             )
         await engine.start()
-        model_path = getattr(engine, "model_path", None)
+        model_path = engine.model_path
         if model_path is None:
             raise ValueError(
                 f"GRPO needs an engine that serves a local model it can update; engine {engine.name!r} has "
@@ -69,12 +68,24 @@ class GRPO(Algorithm):
         import torch
 
         if self.config.threads:
-            compute.set_threads(self.config.threads)
+            # OpenMP's thread count is per thread: set it on the thread the learner will run on
+            await engine.run_compute(torch.set_num_threads, self.config.threads)
         device = self.config.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.learner = await compute.run(Learner, Path(model_path), self.config, device)
+        self.learner = await engine.run_compute(Learner, Path(model_path), self.config, device)
         return engine
+
+    async def _push(self, engine: LLMEngine, version: int | None = None) -> int:
+        """The learner's weights into the engine: the adapter's matrices only with LoRA (the base
+        weights the engine serves stay as they are), else every trained weight."""
+        learner = self.learner
+        assert learner is not None
+        if self.config.lora is not None:
+            adapter = await engine.run_compute(learner.export_adapter, self.config.lora.name)
+            return await engine.update_adapter(adapter, version)
+        weights = await engine.run_compute(learner.export_weights)
+        return await engine.update_weights(weights, version)
 
     def _resources(self, ctx: TrainerContext, greedy: bool) -> dict[str, Any]:
         cfg = self.config
@@ -82,6 +93,10 @@ class GRPO(Algorithm):
             llm = ctx.default_llm(temperature=0.0, max_tokens=cfg.eval_max_tokens or cfg.max_tokens)
         else:
             llm = ctx.default_llm(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+        if cfg.lora is not None:  # calls name the adapter as their model, so the engine applies it
+            llm = llm.model_copy(
+                update={"model": cfg.lora.name, "weights_version": self.state.weights_version}
+            )
         return {**ctx.initial_resources, cfg.llm_resource: llm}
 
     # -------------------------------------------------------------------- run
@@ -95,14 +110,14 @@ class GRPO(Algorithm):
         learner = self.learner
         assert learner is not None
         state = TrainState(weights_version=engine.weights_version)
+        if cfg.lora is not None:  # the starting adapter (B = 0: the base model's answers), version 0
+            state.weights_version = await self._push(engine, 0)
         resumed = False
         if cfg.resume:
             ckpt = latest_checkpoint(ctx.output_dir)
             if ckpt is not None:
-                state = await compute.run(load_checkpoint, ckpt, learner)
-                state.weights_version = await engine.update_weights(
-                    learner.export_weights(), state.weights_version
-                )
+                state = await engine.run_compute(load_checkpoint, ckpt, learner)
+                state.weights_version = await self._push(engine, state.weights_version)
                 _restore_history(ctx, state.metrics_history)
                 resumed = True
                 log.info("resumed from %s (step %d)", ckpt, state.step)
@@ -130,9 +145,9 @@ class GRPO(Algorithm):
             )
             rollout_s = time.perf_counter() - t0
             samples, summary = self._samples(outcomes, groups)
-            stats_ = await compute.run(learner.train_step, samples)
+            stats_ = await engine.run_compute(learner.train_step, samples)
             t1 = time.perf_counter()
-            state.weights_version = await engine.update_weights(learner.export_weights())
+            state.weights_version = await self._push(engine)
             train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
             swap_s = time.perf_counter() - t1
             state.step += 1
@@ -168,7 +183,9 @@ class GRPO(Algorithm):
                 await self._evaluate(ctx, val, step=state.step)
             if cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or last):
                 state.metrics_history = list(ctx.metrics_history)
-                await compute.run(save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints)
+                await engine.run_compute(
+                    save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints
+                )
         if ctx.progress is not None and task_id is not None:
             ctx.progress.remove_task(task_id)
         final_score = None
@@ -189,6 +206,13 @@ class GRPO(Algorithm):
                 "steps": state.step,
             },
         )
+
+    def export(self, target: str | Path) -> Path:
+        """Write the trained policy to ``target`` as a Hugging Face model folder (LoRA adapters
+        merged into the base weights), loadable without this project or peft."""
+        if self.learner is None:
+            raise RuntimeError("export: nothing trained yet; call Trainer.fit first")
+        return export_hf(self.learner, target)
 
     # ----------------------------------------------------------------- pieces
     def _should_stop(self, train_seconds: float) -> bool:
@@ -215,15 +239,27 @@ class GRPO(Algorithm):
     ) -> tuple[list[Sample], dict[str, Any]]:
         cfg = self.config
         rewards = [o.reward if o.reward is not None else 0.0 for o in outcomes]
-        advantages = group_advantages(rewards, groups, scale=cfg.scale_rewards)
-        transform = TraceToTriplet(agent_match=cfg.agent_match, require_tokens=True)
+        per_call = cfg.credit != "final"
+        transform = TraceToTriplet(
+            agent_match=cfg.agent_match, reward_mode="per_call" if per_call else "final", require_tokens=True
+        )
+        traces = [o.triplets(transform) for o in outcomes]
+        if per_call:
+            gamma = 0.0 if cfg.credit == "per_call" else cfg.gamma
+            returns = [
+                returns_to_go([t.reward if t.reward is not None else 0.0 for t in triplets], gamma)
+                for triplets in traces
+            ]
+            per_sample = position_advantages(returns, groups, scale=cfg.scale_rewards)
+        else:
+            advantages = group_advantages(rewards, groups, scale=cfg.scale_rewards)
+            per_sample = [[adv] * len(triplets) for adv, triplets in zip(advantages, traces, strict=True)]
         samples: list[Sample] = []
         calls: list[int] = []
         tokens = 0
-        for outcome, adv, group in zip(outcomes, advantages, groups, strict=True):
-            triplets = outcome.triplets(transform)
+        for triplets, advs, group in zip(traces, per_sample, groups, strict=True):
             calls.append(len(triplets))
-            for t in triplets:
+            for t, adv in zip(triplets, advs, strict=True):
                 samples.append(Sample(t.prompt_token_ids, t.response_token_ids, adv, group))
                 tokens += len(t.response_token_ids)
         summary = {

@@ -6,6 +6,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class LoRAOptions(BaseModel):
+    """``GRPO(lora={...})``: train low-rank adapters (peft) instead of every weight.
+
+    The engine serves the base weights plus the current adapter; each step swaps only the
+    adapter's matrices into it; checkpoints hold the adapter; :meth:`GRPO.export` merges it into
+    a Hugging Face folder.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(16, ge=1, description="adapter rank")
+    alpha: int = Field(32, gt=0, description="scaling numerator: the delta is (alpha / r)·B·A")
+    target_modules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LORA_TARGETS),
+        min_length=1,
+        description="linear layers to adapt, by name (the last part of the module path, or a longer suffix)",
+    )
+    name: str = Field("policy", min_length=1, description="the adapter's name: the model id the agent calls")
+
 
 class GRPOConfig(BaseModel):
     """Every knob of :class:`~agentlightning_grpo.GRPO`; defaults are the measured CPU defaults."""
@@ -39,11 +61,18 @@ class GRPOConfig(BaseModel):
     success_threshold: float = Field(1.0, description="a rollout with reward >= this counts as correct")
 
     # --- LoRA (peft); None = full fine-tuning
-    lora_rank: int | None = Field(None, ge=1)
-    lora_alpha: int | None = None
-    lora_targets: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    lora: LoRAOptions | None = Field(
+        None,
+        description="LoRA via peft: {'r': 16, 'alpha': 32, 'target_modules': [...]}; None = full fine-tuning",
     )
+
+    # --- credit: which reward each LLM call learns from
+    credit: Literal["final", "per_call", "discounted"] = Field(
+        "final",
+        description="final: the rollout's reward goes to every call; per_call: each emit_reward goes to the "
+        "LLM call before it; discounted: return-to-go with gamma across a rollout's calls",
+    )
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="discount of credit='discounted' (1 = plain sum)")
 
     # --- which calls to train
     agent_match: str | list[str] | None = Field(None, description="train only these agents' calls (regex)")
@@ -73,6 +102,9 @@ class GRPOConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> GRPOConfig:
-        if self.lora_alpha is not None and self.lora_rank is None:
-            raise ValueError("lora_alpha is set but lora_rank is not; set lora_rank to enable LoRA")
+        if self.gamma != 1.0 and self.credit != "discounted":
+            raise ValueError(
+                f"gamma={self.gamma} is only used with credit='discounted' (credit is {self.credit!r}); "
+                "set credit='discounted' or drop gamma"
+            )
         return self

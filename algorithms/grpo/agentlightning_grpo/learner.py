@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from agentlightning_transformers.generate import shared_prefix_len
-from agentlightning_transformers.precision import native_bf16
+
+from agentlightning_core.engine import LoRAAdapter
 
 from .config import GRPOConfig
 from .losses import policy_loss, token_logprobs
@@ -67,10 +67,56 @@ def _adamw(params: list[torch.nn.Parameter], config: GRPOConfig) -> torch.optim.
         return torch.optim.AdamW(params, **kwargs)
 
 
+#: a common prefix shorter than this is not worth a separate forward pass
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_len(prompts: Sequence[Sequence[int]], minimum: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own; 0 when short.
+
+    The learner's own copy of the engine's rule (an algorithm imports no engine plugin): the two
+    need not agree, each only decides what it computes once."""
+    first = prompts[0]
+    limit = min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n if n >= minimum else 0
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 matrix products natively (oneDNN on a CPU, CUDA's own
+    report on a GPU); elsewhere bf16 is emulated and slower than float32."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
 def _cache_kwarg(model: Any) -> str:
     import inspect
 
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def check_lora_targets(model: torch.nn.Module, targets: Sequence[str]) -> None:
+    """Every ``target_modules`` entry must name at least one linear layer (by its last path part,
+    or a longer dotted suffix), so a typo fails here and not as an adapter that adapts nothing.
+
+    :raises ValueError: naming the entries that match nothing and the linear layer names there are.
+    """
+    paths = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    missing = [t for t in targets if not any(p == t or p.endswith("." + t) for p in paths)]
+    if missing:
+        names = sorted({p.rsplit(".", 1)[-1] for p in paths})
+        raise ValueError(
+            f"lora.target_modules: {missing} name no linear layer of this model; its linear layers are "
+            f"named {names}"
+        )
 
 
 class Learner:
@@ -80,21 +126,23 @@ class Learner:
         from transformers import AutoModelForCausalLM
 
         self.config = config
+        self.model_path = Path(model_path)
         self.device = torch.device(device)
         base: Any = AutoModelForCausalLM.from_pretrained(
             str(model_path), dtype=torch.float32, local_files_only=True
         )
         base.to(self.device)
         base.config.use_cache = True
-        self.lora = config.lora_rank is not None
+        self.lora = config.lora is not None
         self.ref: Any = None
-        if self.lora:
+        if config.lora is not None:
             from peft import LoraConfig, get_peft_model
 
+            check_lora_targets(base, config.lora.target_modules)
             peft_config = LoraConfig(
-                r=int(config.lora_rank or 8),
-                lora_alpha=int(config.lora_alpha or 2 * (config.lora_rank or 8)),
-                target_modules=list(config.lora_targets),
+                r=config.lora.r,
+                lora_alpha=config.lora.alpha,
+                target_modules=list(config.lora.target_modules),
                 lora_dropout=0.0,
                 bias="none",
                 task_type="CAUSAL_LM",
@@ -304,6 +352,23 @@ class Learner:
                 delta = module.get_delta_weight("default")
                 out[f"{name}.weight"] = (weight + delta).detach()
         return out
+
+    @torch.no_grad()
+    def export_adapter(self, name: str) -> LoRAAdapter:
+        """The LoRA adapter for the engine: each adapted layer's ``(A, B)``, by its path in the
+        plain model (the engine copies them; the learner's tensors are not kept)."""
+        if not self.lora:
+            raise ValueError("export_adapter: this learner fine-tunes every weight (no lora option)")
+        modules: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        scaling = 1.0
+        for path, module in self.causal_lm.named_modules():
+            if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+                modules[path] = (
+                    module.lora_A["default"].weight.detach(),
+                    module.lora_B["default"].weight.detach(),
+                )
+                scaling = float(module.scaling["default"])
+        return LoRAAdapter(name=name, modules=modules, scaling=scaling)
 
     # ---------------------------------------------------------- checkpoint
     def trainable_state(self) -> dict[str, torch.Tensor]:
