@@ -93,6 +93,24 @@ class LLMEngine:
         """
         raise NotSupportedError(f"engine {self.name!r} cannot serve LoRA adapters")
 
+    def route_agents(self, routes: Sequence[tuple[str, str]]) -> None:
+        """Answer the calls of agents whose name fully matches a pattern with that model:
+        ``[(agent regex, model), ...]``, first match wins. The proxy asks :meth:`model_for_agent`
+        with the calling agent's name (``X-AGL-Agent``) and sends the call to that model, so each
+        agent of one system can be served by its own LoRA adapter without changing its code."""
+        import re
+
+        self._agent_routes = [(re.compile(pattern), model) for pattern, model in routes]
+
+    def model_for_agent(self, agent_name: str | None) -> str | None:
+        """The model :meth:`route_agents` chose for this agent's calls, or ``None``."""
+        if agent_name is None:
+            return None
+        for pattern, model in getattr(self, "_agent_routes", ()):
+            if pattern.fullmatch(agent_name):
+                return str(model)
+        return None
+
     async def run_compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` where this engine runs its own accelerator work, and await it.
 

@@ -45,7 +45,7 @@ def save_checkpoint(output_dir: Path, learner: Learner, state: TrainState, keep:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_file(learner.trainable_state(), str(tmp / "trainable.safetensors"))
-    torch.save(learner.optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(learner.optimizer_state(), tmp / "optimizer.pt")
     if learner.lora:
         learner.model.save_pretrained(str(tmp / "adapter"))
     (tmp / "state.json").write_text(json.dumps(asdict(state), default=str))
@@ -67,7 +67,7 @@ def load_checkpoint(path: Path, learner: Learner) -> TrainState:
     from safetensors.torch import load_file
 
     learner.load_trainable_state(load_file(str(path / "trainable.safetensors")))
-    learner.optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    learner.load_optimizer_state(torch.load(path / "optimizer.pt", weights_only=True))
     data = json.loads((path / "state.json").read_text())
     return TrainState(**data)
 
@@ -85,9 +85,10 @@ _SIDE_FILES = (
 )
 
 
-def export_hf(learner: Learner, target: str | Path) -> Path:
+def export_hf(learner: Learner, target: str | Path, adapter: str | None = None) -> Path:
     """Write the trained policy as a plain Hugging Face model folder: the base model with the
-    learner's weights, LoRA adapters merged in (``W + scale·B·A``), plus the base's tokenizer.
+    learner's weights, LoRA adapters merged in (``W + scale·B·A``; with one adapter per agent,
+    ``adapter`` names which), plus the base's tokenizer.
 
     Needs no peft to load: ``AutoModelForCausalLM.from_pretrained(target)`` gives the policy.
     """
@@ -100,7 +101,7 @@ def export_hf(learner: Learner, target: str | Path) -> Path:
     )
     state = plain.state_dict()
     with torch.no_grad():
-        for name, value in learner.export_weights().items():
+        for name, value in learner.export_weights(adapter).items():
             state[name].copy_(value.to(state[name].device))
     plain.save_pretrained(str(out))
     for name in _SIDE_FILES:

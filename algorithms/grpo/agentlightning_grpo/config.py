@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,6 +28,40 @@ class LoRAOptions(BaseModel):
         description="linear layers to adapt, by name (the last part of the module path, or a longer suffix)",
     )
     name: str = Field("policy", min_length=1, description="the adapter's name: the model id the agent calls")
+
+
+def adapter_patterns(patterns: str | list[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p) for p in ([patterns] if isinstance(patterns, str) else patterns)]
+
+
+def check_adapter_map(adapters: dict[str, str | list[str]]) -> None:
+    """Refuse, before anything loads, an adapter map that cannot route: no adapters, an empty
+    name, a bad regex, or two adapters whose patterns match one agent. Overlap is decided on the
+    names each pattern spells out (``write``, and each branch of ``check|rewrite``): an agent
+    named by one adapter's pattern must not be matched by another's."""
+    if not adapters:
+        raise ValueError(
+            "adapters is empty: map adapter names to agent-name patterns, e.g. {'writer': 'write'}"
+        )
+    compiled: dict[str, list[re.Pattern[str]]] = {}
+    for name, patterns in adapters.items():
+        if not name:
+            raise ValueError("adapters: an adapter name is empty")
+        try:
+            compiled[name] = adapter_patterns(patterns)
+        except re.error as exc:
+            raise ValueError(
+                f"adapters[{name!r}]: {patterns!r} is not a regular expression ({exc})"
+            ) from None
+    for name, patterns in adapters.items():
+        spelled = [b for p in ([patterns] if isinstance(patterns, str) else patterns) for b in p.split("|")]
+        for agent in spelled:
+            others = [o for o, ps in compiled.items() if o != name and any(p.fullmatch(agent) for p in ps)]
+            if others and re.fullmatch(r"[\w.\-]+", agent):
+                raise ValueError(
+                    f"adapters: agent {agent!r} is matched by adapter {name!r} and by {others}; each agent "
+                    "must have one adapter"
+                )
 
 
 class GRPOConfig(BaseModel):
@@ -74,6 +109,13 @@ class GRPOConfig(BaseModel):
     )
     gamma: float = Field(1.0, ge=0.0, le=1.0, description="discount of credit='discounted' (1 = plain sum)")
 
+    # --- one LoRA adapter per agent
+    adapters: dict[str, str | list[str]] | None = Field(
+        None,
+        description="adapter name -> agent-name pattern(s) (regex, full match, as agent_match): each agent's "
+        "calls are answered and trained by its own LoRA adapter (rank/alpha/targets from lora)",
+    )
+
     # --- which calls to train
     agent_match: str | list[str] | None = Field(None, description="train only these agents' calls (regex)")
 
@@ -102,6 +144,15 @@ class GRPOConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> GRPOConfig:
+        if self.adapters is not None:
+            check_adapter_map(self.adapters)
+            if self.lora is None:
+                self.lora = LoRAOptions()
+            if self.agent_match is not None:
+                raise ValueError(
+                    "adapters and agent_match both choose which agents train; with adapters, only the agents "
+                    "its patterns match are trained: drop agent_match"
+                )
         if self.gamma != 1.0 and self.credit != "discounted":
             raise ValueError(
                 f"gamma={self.gamma} is only used with credit='discounted' (credit is {self.credit!r}); "

@@ -216,3 +216,71 @@ def safetensors_keys(path: Path) -> list[str]:
 
     with safe_open(str(path), framework="pt") as fh:
         return list(fh.keys())
+
+
+def test_per_adapter_gradients_equal_a_reference_and_steps_touch_only_their_adapter(
+    samples: list[Sample],
+) -> None:
+    """Two agent adapters in one learner: each one's gradient on its own samples equals plain
+    autograd through ``W + s·B_a·A_a``; the other adapter gets none; a step moves only its own
+    matrices and fills only its own optimizer."""
+    from torch.func import functional_call
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    cfg = GRPOConfig(
+        adapters={"writer": "write", "checker": "check"},
+        lora={"r": 2, "alpha": 4, "target_modules": ["v_proj"]},
+        temperature=0.8,
+        precision="fp32",
+    )
+    learner = Learner(default_model_path(), cfg)
+    with torch.no_grad():
+        for name, p in learner.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.02)
+    plain = AutoModelForCausalLM.from_pretrained(str(default_model_path()), dtype=torch.float32)
+    state = dict(plain.named_parameters())
+    own = {"writer": samples[:3], "checker": samples[3:]}
+    for adapter, mine in own.items():
+        other = "checker" if adapter == "writer" else "writer"
+        learner.model.zero_grad(set_to_none=True)
+        adv = torch.tensor([s.advantage for s in mine])
+        lp, mask = learner.logprobs(mine, adapter=adapter)
+        (-(lp * mask * adv[:, None]).sum()).backward()
+        layers = {
+            p: m for p, m in learner.causal_lm.named_modules() if hasattr(m, "lora_A") and adapter in m.lora_A
+        }
+        leaves = {
+            p: (
+                m.lora_A[adapter].weight.detach().clone().requires_grad_(True),
+                m.lora_B[adapter].weight.detach().clone().requires_grad_(True),
+            )
+            for p, m in layers.items()
+        }
+        total = torch.zeros(())
+        for s, a in zip(mine, adv, strict=True):
+            weights = {f"{p}.weight": state[f"{p}.weight"] + 2.0 * (b @ a_) for p, (a_, b) in leaves.items()}
+            ids = torch.tensor([s.prompt_ids + s.response_ids])
+            logits = functional_call(plain, weights, args=(), kwargs={"input_ids": ids}).logits
+            logits = logits[0, len(s.prompt_ids) - 1 : -1] / 0.8
+            want = torch.log_softmax(logits, -1).gather(-1, torch.tensor(s.response_ids)[:, None]).flatten()
+            total = total - a * want.sum()
+        total.backward()
+        for p, (a_, b) in leaves.items():
+            m = layers[p]
+            for got, ref in (
+                (m.lora_A[adapter].weight.grad, a_.grad),
+                (m.lora_B[adapter].weight.grad, b.grad),
+            ):
+                assert got is not None and ref is not None
+                assert float((got - ref).norm() / ref.norm()) < 1e-4, (adapter, p)
+            assert m.lora_A[other].weight.grad is None and m.lora_B[other].weight.grad is None
+    learner.model.zero_grad(set_to_none=True)
+    before = {n: v.clone() for n, v in learner.trainable_state().items()}
+    stats = learner.train_step(own["writer"], "writer")
+    assert stats.trained_samples == 3
+    after = learner.trainable_state()
+    moved = {n for n in before if not torch.equal(before[n], after[n])}
+    assert moved and all(".writer." in n for n in moved)
+    assert learner.optimizers["writer"].state and not learner.optimizers["checker"].state

@@ -41,7 +41,7 @@ def test_agl_plugins_lists_the_lora_adapters_and_credit_options() -> None:
     verbose = CliRunner().invoke(command, ["-v"], env={"COLUMNS": "1000"})
     assert verbose.exit_code == 0, verbose.output
     assert "algorithm: grpo" in verbose.output
-    for option in ("lora=", "credit=", "per_call", "discounted", "gamma"):
+    for option in ("lora=", "adapters=", "credit=", "per_call", "discounted", "gamma"):
         assert option in verbose.output, option
     plain = CliRunner().invoke(command, ["--json"])
     grpo = next(p for p in json.loads(plain.output) if p["distribution"] == "agentlightning-grpo")
