@@ -93,6 +93,12 @@ class GRPOConfig(BaseModel):
     micro_batch_size: int = Field(
         16, ge=1, description="sequences per forward/backward (gradient accumulation)"
     )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="recompute each layer's activations during backward instead of keeping them (less memory, "
+        "~1/3 more compute); each sample then runs prompt+completion in one plain forward, without the shared "
+        "prompt prefill",
+    )
     success_threshold: float = Field(1.0, description="a rollout with reward >= this counts as correct")
 
     # --- LoRA (peft); None = full fine-tuning

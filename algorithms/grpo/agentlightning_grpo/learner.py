@@ -166,6 +166,11 @@ class Learner:
                 self.ref = ref.to(self.device)
                 self.ref.eval().requires_grad_(False)
         self.model.train()
+        if config.gradient_checkpointing:
+            # non-reentrant: works with frozen inputs (LoRA) and without use_reentrant's caveats
+            self.causal_lm.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
         #: one optimizer per adapter (its own AdamW moments), or one for every weight
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self._params: dict[str, list[torch.nn.Parameter]] = {}
@@ -222,6 +227,8 @@ class Learner:
 
         if adapter is not None:
             self._activate(adapter)
+        if self.config.gradient_checkpointing:
+            return self._logprobs_plain(samples, which)
         backbone, head, ctx = self._backbone(which)
         dev = self.device
         unique: dict[tuple[int, ...], int] = {}
@@ -288,6 +295,39 @@ class Learner:
         full = torch.zeros((len(samples), t_max), dtype=lp.dtype, device=dev)
         full = full.masked_scatter(mask_dev, lp)
         return full, mask_dev
+
+    def _logprobs_plain(self, samples: Sequence[Sample], which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`logprobs` as one plain forward per sample (right-padded, no KV cache), the path
+        gradient checkpointing needs: a layer recomputed in backward must not append to a cache
+        that the forward already filled."""
+        backbone, head, ctx = self._backbone(which)
+        dev = self.device
+        seqs = [list(s.prompt_ids) + list(s.response_ids) for s in samples]
+        width = max(len(q) for q in seqs)
+        ids = torch.zeros((len(samples), width), dtype=torch.long)
+        attn = torch.zeros((len(samples), width), dtype=torch.long)
+        for i, q in enumerate(seqs):
+            ids[i, : len(q)] = torch.tensor(q)
+            attn[i, : len(q)] = 1
+        t_max = max(len(s.response_ids) for s in samples)
+        r_ids = torch.zeros((len(samples), t_max), dtype=torch.long)
+        r_mask = torch.zeros((len(samples), t_max), dtype=torch.bool)
+        index = torch.zeros((len(samples), t_max), dtype=torch.long)
+        for i, s in enumerate(samples):
+            n = len(s.response_ids)
+            r_ids[i, :n] = torch.tensor(s.response_ids)
+            r_mask[i, :n] = True
+            # completion token j is predicted by the hidden state at prompt_len - 1 + j
+            index[i] = (len(s.prompt_ids) - 1 + torch.arange(t_max)).clamp(max=width - 1)
+        with ctx, self._autocast():
+            hidden = backbone(
+                input_ids=ids.to(dev), attention_mask=attn.to(dev), use_cache=False
+            ).last_hidden_state
+            states = hidden.gather(1, index.to(dev)[..., None].expand(-1, -1, hidden.shape[-1]))
+            mask_dev = r_mask.to(dev)
+            lp = token_logprobs(head(states[mask_dev]), r_ids.to(dev)[mask_dev], self.config.temperature)
+        full = torch.zeros((len(samples), t_max), dtype=lp.dtype, device=dev)
+        return full.masked_scatter(mask_dev, lp), mask_dev
 
     # ---------------------------------------------------------------- step
     def _micro_batches(self, samples: Sequence[Sample]) -> Iterator[list[Sample]]:

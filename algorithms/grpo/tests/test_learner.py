@@ -284,3 +284,50 @@ def test_per_adapter_gradients_equal_a_reference_and_steps_touch_only_their_adap
     moved = {n for n in before if not torch.equal(before[n], after[n])}
     assert moved and all(".writer." in n for n in moved)
     assert learner.optimizers["writer"].state and not learner.optimizers["checker"].state
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_gradient_checkpointing_gives_the_same_logprobs_and_gradients(
+    samples: list[Sample], lora: bool
+) -> None:
+    """The checkpointed path (plain forward, activations recomputed in backward) against the
+    default one (shared prefill, activations kept): equal log-probs and gradients."""
+    extra: dict[str, object] = (
+        {"lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "up_proj"]}} if lora else {}
+    )
+    learners = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        cfg = GRPOConfig(temperature=0.8, precision="fp32", gradient_checkpointing=checkpointing, **extra)  # type: ignore[arg-type]
+        learners.append(Learner(default_model_path(), cfg))
+    if lora:
+        with torch.no_grad():
+            for (n, a), (_, b) in zip(
+                learners[0].model.named_parameters(), learners[1].model.named_parameters(), strict=True
+            ):
+                if "lora_B" in n:
+                    a.normal_(0.0, 0.02)
+                    b.copy_(a)
+    grads = []
+    saved = [0, 0]  # bytes autograd keeps for backward during the forward
+    adv = torch.tensor([s.advantage for s in samples])
+    for k, learner in enumerate(learners):
+
+        def pack(t: torch.Tensor, k: int = k) -> torch.Tensor:
+            saved[k] += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            lp, mask = learner.logprobs(samples)
+        (-(lp * mask * adv[:, None]).sum()).backward()
+        grads.append({n: p.grad.clone() for n, p in learner.model.named_parameters() if p.grad is not None})
+        learner.model.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        want, mask = learners[0].logprobs(samples)
+        got, _ = learners[1].logprobs(samples)
+    assert torch.allclose(got[mask], want[mask], atol=1e-4)
+    # checkpointed: only each layer's inputs are kept, not its inner activations
+    assert saved[1] < saved[0] / 2, saved
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
+    for name, g in grads[0].items():
+        assert float((grads[1][name] - g).norm() / g.norm().clamp(min=1e-12)) < 1e-3, name
