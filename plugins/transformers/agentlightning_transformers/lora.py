@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -26,12 +27,15 @@ class RowAdapters:
     """The slot of each row of the batch being computed (``None``: every row is the base model)."""
 
     rows: torch.Tensor | None = None
+    #: the one slot every row uses, when they all use the same adapter (no per-row gather then)
+    single: int | None = None
 
     def set(self, slots: Sequence[int] | None, device: torch.device) -> None:
         if slots is None or not any(slots):
-            self.rows = None
+            self.rows, self.single = None, None
         else:
             self.rows = torch.tensor(list(slots), dtype=torch.long, device=device)
+            self.single = slots[0] if all(s == slots[0] for s in slots) else None
 
 
 class MultiLoRALinear(nn.Module):
@@ -102,6 +106,10 @@ class MultiLoRALinear(nn.Module):
         rows = self.state.rows
         if rows is None:
             return None
+        single = self.state.single
+        if single is not None:  # one adapter for the whole batch: two plain matrix products
+            h = F.linear(x.to(self.lora_a.dtype), self.lora_a[single])
+            return (F.linear(h, self.lora_b[single]) * self.scale[single]).to(x.dtype)
         a = self.lora_a[rows]  # [B, r, in]
         b = self.lora_b[rows]  # [B, out, r]
         flat = x.reshape(x.shape[0], -1, x.shape[-1]).to(a.dtype)  # [B, T, in]
