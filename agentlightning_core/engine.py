@@ -10,11 +10,31 @@ Response conventions beyond the OpenAI schema (the proxy records them when prese
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 from .errors import NotSupportedError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LoRAAdapter:
+    """One LoRA adapter's weights, as a learner hands them to an engine.
+
+    ``modules`` maps a linear layer's path in the served model (``model.layers.0.self_attn.q_proj``,
+    as in its ``named_modules``) to ``(A, B)``: ``A`` is ``[rank, in_features]``, ``B`` is
+    ``[out_features, rank]`` (peft's ``lora_A``/``lora_B`` weights), so the layer computes
+    ``W·x + scaling·B·A·x``. Tensors are whatever the engine's framework takes (torch here).
+    """
+
+    name: str
+    modules: Mapping[str, tuple[Any, Any]]
+    scaling: float
 
 
 class LLMEngine:
@@ -24,6 +44,9 @@ class LLMEngine:
     #: the model id reported by ``/v1/models`` and used when a request names none
     model_name: str = "default"
     weights_version: int = 0
+    #: the local model folder this engine serves, for learners that train a copy of it in the
+    #: same process (``grpo``); ``None`` for engines that serve a remote or hosted model
+    model_path: Path | None = None
 
     async def start(self) -> None:
         """Load the model / open connections. Idempotent."""
@@ -59,6 +82,43 @@ class LLMEngine:
     async def update_weights(self, weights: Any, version: int | None = None) -> int:
         """Swap in new weights without a restart; returns the new ``weights_version``."""
         raise NotSupportedError(f"engine {self.name!r} cannot load new weights")
+
+    async def update_adapter(self, adapter: LoRAAdapter, version: int | None = None) -> int:
+        """Load or replace the LoRA adapter ``adapter.name`` on top of the base weights, which stay
+        as they are; returns the adapter's new version (default: its current one plus one).
+
+        Calls whose request ``model`` is ``adapter.name`` are then answered by base + adapter
+        (vLLM's convention for LoRA serving), and their responses name the adapter in ``model``
+        and its version in ``weights_version``.
+        """
+        raise NotSupportedError(f"engine {self.name!r} cannot serve LoRA adapters")
+
+    def route_agents(self, routes: Sequence[tuple[str, str]]) -> None:
+        """Answer the calls of agents whose name fully matches a pattern with that model:
+        ``[(agent regex, model), ...]``, first match wins. The proxy asks :meth:`model_for_agent`
+        with the calling agent's name (``X-AGL-Agent``) and sends the call to that model, so each
+        agent of one system can be served by its own LoRA adapter without changing its code."""
+        import re
+
+        self._agent_routes = [(re.compile(pattern), model) for pattern, model in routes]
+
+    def model_for_agent(self, agent_name: str | None) -> str | None:
+        """The model :meth:`route_agents` chose for this agent's calls, or ``None``."""
+        if agent_name is None:
+            return None
+        for pattern, model in getattr(self, "_agent_routes", ()):
+            if pattern.fullmatch(agent_name):
+                return str(model)
+        return None
+
+    async def run_compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` where this engine runs its own accelerator work, and await it.
+
+        A learner in the same process sends its model loading, training steps and checkpoints
+        here so they never overlap the engine's batches (on a CPU both would fight for the same
+        cores and OpenMP teams; on a GPU for the same memory). Default: a worker thread.
+        """
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def sleep(self, level: int = 1) -> None:
         """Free accelerator memory until :meth:`wake_up`, so a learner can train on the same GPU

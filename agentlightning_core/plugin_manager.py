@@ -71,6 +71,8 @@ class PluginInfo:
     module: str | None = None
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    #: ``"kind: name"`` -> the description the plugin registered it with (its options, say)
+    descriptions: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     disabled: bool = False
     builtin: bool = False
@@ -87,6 +89,7 @@ class PluginInfo:
             "module": self.module,
             "hooks": sorted(self.hooks),
             "registered": {k: sorted(v) for k, v in self.registered.items()},
+            "descriptions": dict(sorted(self.descriptions.items())),
             "errors": list(self.errors),
             "disabled": self.disabled,
             "builtin": self.builtin,
@@ -243,6 +246,9 @@ class AglPluginManager:
             return
         if added:
             info.registered.setdefault(registry.kind, []).extend(added)
+            for name, _, description in offered:
+                if description:
+                    info.descriptions[f"{registry.kind}: {name}"] = description
 
     def load_all(self) -> None:
         """Run every registration hook now (``agl plugins`` wants the complete picture)."""

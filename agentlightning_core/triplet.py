@@ -135,6 +135,7 @@ def _triplet(call: Span, agent: str | None, reward: float | None) -> Triplet:
         reward=reward,
         weights_version=attrs.get(semconv.LLM_WEIGHTS_VERSION),
         metadata={
-            "model": attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
+            "model": attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL),
+            **({"adapter": attrs[semconv.LLM_ADAPTER]} if attrs.get(semconv.LLM_ADAPTER) else {}),
         },
     )

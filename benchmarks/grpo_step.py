@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ def story_reward(text: str) -> float:
     return len(set(text.split())) / 50.0
 
 
-def run_ours(steps: int, threads: int, out: Path) -> list[dict[str, Any]]:
+def run_ours(steps: int, threads: int, out: Path, lora: int | None = None) -> list[dict[str, Any]]:
     import openai
     from agentlightning_grpo import GRPO
     from agentlightning_transformers import TransformersEngine
@@ -67,6 +68,7 @@ def run_ours(steps: int, threads: int, out: Path) -> list[dict[str, Any]]:
         eval_after=False,
         eval_every=0,
         threads=threads,
+        **({"lora": {"r": lora, "alpha": 2 * lora}} if lora else {}),
     )
     engine = TransformersEngine(threads=threads)
     trainer = Trainer(
@@ -172,6 +174,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", choices=["ours", "trl"], default=None)
     parser.add_argument("--json-result", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lora",
+        type=int,
+        default=None,
+        help="ours only: train LoRA adapters of this rank (alpha 2r) instead of every weight",
+    )
     a = parser.parse_args()
     if a.only is None:  # both sides, each in a process of its own
         print(f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)")
@@ -183,9 +191,15 @@ def main() -> None:
         return
     if not a.json_result:
         print(f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)")
-    run = run_ours if a.only == "ours" else run_trl
     with tempfile.TemporaryDirectory() as tmp:
-        step = summary(a.only, run(a.steps, a.threads, Path(tmp) / a.only))
+        if a.only == "ours":
+            rows = run_ours(a.steps, a.threads, Path(tmp) / a.only, a.lora)
+        else:
+            rows = run_trl(a.steps, a.threads, Path(tmp) / a.only)
+        step = summary(a.only, rows)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    if not a.json_result:
+        print(f"peak RSS {peak:.2f} GB  (load {common.load_average()} at end)", flush=True)
     if a.json_result:
         print(json.dumps({"step_s": step}))
 

@@ -13,7 +13,10 @@ from ..plugin_manager import get_plugin_manager
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def command(as_json: bool) -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also list what each registration is, with the options it takes."
+)
+def command(as_json: bool, verbose: bool) -> None:
     """List plugins: distribution, version, hooks, registrations and load errors."""
     infos = get_plugin_manager().plugin_infos()
     if as_json:
@@ -40,4 +43,13 @@ def command(as_json: bool) -> None:
             registered,
             status,
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if verbose:
+        details = Table(title="Registrations")
+        for column in ("registration", "plugin", "description and options"):
+            details.add_column(column)
+        for info in infos:
+            for key, description in sorted(info.descriptions.items()):
+                details.add_row(key, info.name, description)
+        console.print(details)

@@ -109,6 +109,9 @@ class ProxyCalls:
         if rollout_id is not None and attempt_id is not None:
             await self.attempts.check(rollout_id, attempt_id)
         body = _parse(raw, operation)
+        routed = llm.model_for_agent(agent_name)  # e.g. the agent's own LoRA adapter
+        if routed is not None:
+            body = {**body, "model": routed}
         provider = llm.provider(body)  # the engine's name, or where a routing engine sends this model
         limiter = getattr(self.app_state, "rate_limiter", None)
         if limiter is not None:  # RATE_LIMIT_PROVIDERS: one budget per upstream, waits then 429

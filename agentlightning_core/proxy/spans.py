@@ -122,3 +122,5 @@ def _response_attributes(attrs: dict[str, Any], response: dict[str, Any]) -> Non
             attrs[semconv.LLM_COMPLETION_LOGPROBS] = logprobs
     if response.get("weights_version") is not None:
         attrs[semconv.LLM_WEIGHTS_VERSION] = response["weights_version"]
+    if response.get("adapter") is not None:
+        attrs[semconv.LLM_ADAPTER] = response["adapter"]

@@ -32,6 +32,8 @@ LLM_PROMPT_TOKEN_IDS = "agentlightning.llm.prompt_token_ids"
 LLM_COMPLETION_TOKEN_IDS = "agentlightning.llm.completion_token_ids"
 LLM_COMPLETION_LOGPROBS = "agentlightning.llm.completion_logprobs"
 LLM_WEIGHTS_VERSION = "agentlightning.llm.weights_version"
+#: the LoRA adapter that answered (engines that serve adapters; its version is LLM_WEIGHTS_VERSION)
+LLM_ADAPTER = "agentlightning.llm.adapter"
 LLM_LATENCY_MS = "agentlightning.llm.latency_ms"
 
 # Agent attribution: adapters (and callers through the ``X-AGL-Agent`` header) name the agent

@@ -20,15 +20,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentlightning_transformers import compute
-
 from agentlightning_core.algorithm import Algorithm, AlgorithmResult, RolloutOutcome, TrainerContext
+from agentlightning_core.engine import LLMEngine
 from agentlightning_core.triplet import TraceToTriplet
+from agentlightning_core.types import Triplet
 
-from .checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
-from .config import GRPOConfig
-from .learner import Learner, Sample
-from .losses import group_advantages
+from .checkpoint import TrainState, export_hf, latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import GRPOConfig, adapter_patterns
+from .learner import Learner, Sample, StepStats
+from .losses import group_advantages, position_advantages, returns_to_go
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class GRPO(Algorithm):
         self.state = TrainState()
         self._last_eval_step: int | None = None
         self._last_eval_accuracy: float | None = None
+        self._adapters_checked = False
 
     # ------------------------------------------------------------------ setup
     async def _setup(self, ctx: TrainerContext) -> Any:
@@ -60,7 +61,7 @@ class GRPO(Algorithm):
                 "(pip install agentlightning-transformers)"
             )
         await engine.start()
-        model_path = getattr(engine, "model_path", None)
+        model_path = engine.model_path
         if model_path is None:
             raise ValueError(
                 f"GRPO needs an engine that serves a local model it can update; engine {engine.name!r} has "
@@ -69,12 +70,62 @@ class GRPO(Algorithm):
         import torch
 
         if self.config.threads:
-            compute.set_threads(self.config.threads)
+            # OpenMP's thread count is per thread: set it on the thread the learner will run on
+            await engine.run_compute(torch.set_num_threads, self.config.threads)
         device = self.config.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.learner = await compute.run(Learner, Path(model_path), self.config, device)
+        self.learner = await engine.run_compute(Learner, Path(model_path), self.config, device)
+        if self.config.adapters:
+            engine.route_agents(
+                [(p.pattern, name) for name, ps in self.config.adapters.items() for p in adapter_patterns(ps)]
+            )
         return engine
+
+    async def _train(
+        self, engine: LLMEngine, learner: Learner, samples: list[Sample]
+    ) -> tuple[StepStats, dict[str, float]]:
+        """One optimizer step; with ``adapters``, one per adapter on its own samples (its own
+        optimizer), reported as ``train/<adapter>/...`` and summed/averaged into ``train/...``."""
+        if not self.config.adapters:
+            return await engine.run_compute(learner.train_step, samples), {}
+        total = StepStats()
+        extra: dict[str, float] = {}
+        ran = 0
+        for name in self.config.adapters:
+            own = [s for s in samples if s.adapter == name]
+            extra[f"train/{name}/samples"] = float(len(own))
+            if not own:
+                continue
+            st = await engine.run_compute(learner.train_step, own, name)
+            ran += 1
+            extra[f"train/{name}/loss"] = st.loss
+            extra[f"train/{name}/grad_norm"] = st.grad_norm
+            for key in ("loss", "policy_loss", "kl", "clip_fraction", "grad_norm"):
+                setattr(total, key, getattr(total, key) + getattr(st, key))
+            total.tokens += st.tokens
+            total.trained_samples += st.trained_samples
+            total.seconds += st.seconds
+        for key in ("loss", "policy_loss", "kl", "clip_fraction", "grad_norm"):
+            setattr(total, key, getattr(total, key) / max(ran, 1))
+        return total, extra
+
+    async def _push(self, engine: LLMEngine, version: int | None = None) -> int:
+        """The learner's weights into the engine: the adapter's matrices only with LoRA (the base
+        weights the engine serves stay as they are), else every trained weight."""
+        learner = self.learner
+        assert learner is not None
+        if self.config.adapters:
+            new = 0
+            for name in self.config.adapters:
+                adapter = await engine.run_compute(learner.export_adapter, name)
+                new = await engine.update_adapter(adapter, version)
+            return new
+        if self.config.lora is not None:
+            adapter = await engine.run_compute(learner.export_adapter, self.config.lora.name)
+            return await engine.update_adapter(adapter, version)
+        weights = await engine.run_compute(learner.export_weights)
+        return await engine.update_weights(weights, version)
 
     def _resources(self, ctx: TrainerContext, greedy: bool) -> dict[str, Any]:
         cfg = self.config
@@ -82,6 +133,15 @@ class GRPO(Algorithm):
             llm = ctx.default_llm(temperature=0.0, max_tokens=cfg.eval_max_tokens or cfg.max_tokens)
         else:
             llm = ctx.default_llm(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+        if cfg.adapters:  # the proxy sends each agent's calls to its adapter (route_agents)
+            llm = llm.model_copy(update={"weights_version": self.state.weights_version})
+            # and one LLM resource per adapter, for agents that choose their model themselves
+            own = {f"{name}_llm": llm.model_copy(update={"model": name}) for name in cfg.adapters}
+            return {**ctx.initial_resources, cfg.llm_resource: llm, **own}
+        if cfg.lora is not None:  # calls name the adapter as their model, so the engine applies it
+            llm = llm.model_copy(
+                update={"model": cfg.lora.name, "weights_version": self.state.weights_version}
+            )
         return {**ctx.initial_resources, cfg.llm_resource: llm}
 
     # -------------------------------------------------------------------- run
@@ -95,14 +155,14 @@ class GRPO(Algorithm):
         learner = self.learner
         assert learner is not None
         state = TrainState(weights_version=engine.weights_version)
+        if cfg.lora is not None:  # the starting adapter(s) (B = 0: the base model's answers), version 0
+            state.weights_version = await self._push(engine, 0)
         resumed = False
         if cfg.resume:
             ckpt = latest_checkpoint(ctx.output_dir)
             if ckpt is not None:
-                state = await compute.run(load_checkpoint, ckpt, learner)
-                state.weights_version = await engine.update_weights(
-                    learner.export_weights(), state.weights_version
-                )
+                state = await engine.run_compute(load_checkpoint, ckpt, learner)
+                state.weights_version = await self._push(engine, state.weights_version)
                 _restore_history(ctx, state.metrics_history)
                 resumed = True
                 log.info("resumed from %s (step %d)", ckpt, state.step)
@@ -130,9 +190,9 @@ class GRPO(Algorithm):
             )
             rollout_s = time.perf_counter() - t0
             samples, summary = self._samples(outcomes, groups)
-            stats_ = await compute.run(learner.train_step, samples)
+            stats_, per_adapter = await self._train(engine, learner, samples)
             t1 = time.perf_counter()
-            state.weights_version = await engine.update_weights(learner.export_weights())
+            state.weights_version = await self._push(engine)
             train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
             swap_s = time.perf_counter() - t1
             state.step += 1
@@ -155,6 +215,7 @@ class GRPO(Algorithm):
                 "time/step_s": step_s,
                 "time/train_total_s": train_seconds,
                 "weights_version": state.weights_version,
+                **per_adapter,
             }
             ctx.log_metrics(record, step=state.step)
             if ctx.progress is not None and task_id is not None:
@@ -168,7 +229,9 @@ class GRPO(Algorithm):
                 await self._evaluate(ctx, val, step=state.step)
             if cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or last):
                 state.metrics_history = list(ctx.metrics_history)
-                await compute.run(save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints)
+                await engine.run_compute(
+                    save_checkpoint, ctx.output_dir, learner, state, cfg.keep_checkpoints
+                )
         if ctx.progress is not None and task_id is not None:
             ctx.progress.remove_task(task_id)
         final_score = None
@@ -189,6 +252,13 @@ class GRPO(Algorithm):
                 "steps": state.step,
             },
         )
+
+    def export(self, target: str | Path) -> Path:
+        """Write the trained policy to ``target`` as a Hugging Face model folder (LoRA adapters
+        merged into the base weights), loadable without this project or peft."""
+        if self.learner is None:
+            raise RuntimeError("export: nothing trained yet; call Trainer.fit first")
+        return export_hf(self.learner, target)
 
     # ----------------------------------------------------------------- pieces
     def _should_stop(self, train_seconds: float) -> bool:
@@ -215,16 +285,44 @@ class GRPO(Algorithm):
     ) -> tuple[list[Sample], dict[str, Any]]:
         cfg = self.config
         rewards = [o.reward if o.reward is not None else 0.0 for o in outcomes]
-        advantages = group_advantages(rewards, groups, scale=cfg.scale_rewards)
-        transform = TraceToTriplet(agent_match=cfg.agent_match, require_tokens=True)
+        transform = TraceToTriplet(
+            agent_match=cfg.agent_match,
+            reward_mode="per_call" if cfg.credit != "final" else "final",
+            require_tokens=True,
+        )
+        traces = [o.triplets(transform) for o in outcomes]
+        adapters_of: list[list[str | None]]
+        if cfg.adapters:
+            # each adapter learns from its own agents' calls only, with advantages of its own
+            route = self._adapter_routes(traces)
+            owners = [[route.get(t.agent_name or "") for t in triplets] for triplets in traces]
+            kept = [
+                [t for t, a in zip(tr, own, strict=True) if a is not None]
+                for tr, own in zip(traces, owners, strict=True)
+            ]
+            adapters_of = [[a for a in own if a is not None] for own in owners]
+            per_sample = [[0.0] * len(tr) for tr in kept]
+            for name in cfg.adapters:
+                own_traces = [
+                    [t for t, a in zip(tr, ad, strict=True) if a == name]
+                    for tr, ad in zip(kept, adapters_of, strict=True)
+                ]
+                own_advs = self._advantages(own_traces, rewards, groups)
+                for i, (owned, advs) in enumerate(zip(adapters_of, own_advs, strict=True)):
+                    positions = [k for k, a in enumerate(owned) if a == name]
+                    for k, adv in zip(positions, advs, strict=True):
+                        per_sample[i][k] = adv
+            traces = kept
+        else:
+            adapters_of = [[None] * len(tr) for tr in traces]
+            per_sample = self._advantages(traces, rewards, groups)
         samples: list[Sample] = []
         calls: list[int] = []
         tokens = 0
-        for outcome, adv, group in zip(outcomes, advantages, groups, strict=True):
-            triplets = outcome.triplets(transform)
+        for triplets, advs, group, ads in zip(traces, per_sample, groups, adapters_of, strict=True):
             calls.append(len(triplets))
-            for t in triplets:
-                samples.append(Sample(t.prompt_token_ids, t.response_token_ids, adv, group))
+            for t, adv, ad in zip(triplets, advs, ads, strict=True):
+                samples.append(Sample(t.prompt_token_ids, t.response_token_ids, adv, group, ad))
                 tokens += len(t.response_token_ids)
         summary = {
             "train/reward_mean": stats.fmean(rewards),
@@ -242,6 +340,45 @@ class GRPO(Algorithm):
                 len(outcomes),
             )
         return samples, summary
+
+    def _advantages(
+        self, traces: list[list[Triplet]], rewards: list[float], groups: list[int]
+    ) -> list[list[float]]:
+        """One advantage per call of each rollout, as ``credit`` says (README, *Credit*)."""
+        cfg = self.config
+        if cfg.credit != "final":
+            gamma = 0.0 if cfg.credit == "per_call" else cfg.gamma
+            returns = [
+                returns_to_go([t.reward if t.reward is not None else 0.0 for t in triplets], gamma)
+                for triplets in traces
+            ]
+            return position_advantages(returns, groups, scale=cfg.scale_rewards)
+        advantages = group_advantages(rewards, groups, scale=cfg.scale_rewards)
+        return [[adv] * len(triplets) for adv, triplets in zip(advantages, traces, strict=True)]
+
+    def _adapter_routes(self, traces: list[list[Triplet]]) -> dict[str, str]:
+        """Agent name -> adapter for the agents in these traces. The first step's agents are
+        checked: every adapter must match one of them, and no agent may match two adapters."""
+        adapters = self.config.adapters or {}
+        seen = sorted({t.agent_name for tr in traces for t in tr if t.agent_name})
+        routes: dict[str, str] = {}
+        for agent in seen:
+            names = [n for n, ps in adapters.items() if any(p.fullmatch(agent) for p in adapter_patterns(ps))]
+            if len(names) > 1:
+                raise ValueError(
+                    f"adapters: agent {agent!r} is matched by adapters {names}; each agent must have one"
+                )
+            if names:
+                routes[agent] = names[0]
+        if not self._adapters_checked:
+            unmatched = [n for n in adapters if n not in routes.values()]
+            if unmatched:
+                raise ValueError(
+                    f"adapters {unmatched} match none of the agents seen in the first step: {seen or 'no named agent'} "
+                    "(agent names come from adapter spans or the X-AGL-Agent header); fix their patterns"
+                )
+            self._adapters_checked = True
+        return routes
 
     async def _evaluate(self, ctx: TrainerContext, val: Sequence[Any], step: int) -> float:
         cfg = self.config

@@ -2,9 +2,66 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class LoRAOptions(BaseModel):
+    """``GRPO(lora={...})``: train low-rank adapters (peft) instead of every weight.
+
+    The engine serves the base weights plus the current adapter; each step swaps only the
+    adapter's matrices into it; checkpoints hold the adapter; :meth:`GRPO.export` merges it into
+    a Hugging Face folder.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(16, ge=1, description="adapter rank")
+    alpha: int = Field(32, gt=0, description="scaling numerator: the delta is (alpha / r)·B·A")
+    target_modules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LORA_TARGETS),
+        min_length=1,
+        description="linear layers to adapt, by name (the last part of the module path, or a longer suffix)",
+    )
+    name: str = Field("policy", min_length=1, description="the adapter's name: the model id the agent calls")
+
+
+def adapter_patterns(patterns: str | list[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p) for p in ([patterns] if isinstance(patterns, str) else patterns)]
+
+
+def check_adapter_map(adapters: dict[str, str | list[str]]) -> None:
+    """Refuse, before anything loads, an adapter map that cannot route: no adapters, an empty
+    name, a bad regex, or two adapters whose patterns match one agent. Overlap is decided on the
+    names each pattern spells out (``write``, and each branch of ``check|rewrite``): an agent
+    named by one adapter's pattern must not be matched by another's."""
+    if not adapters:
+        raise ValueError(
+            "adapters is empty: map adapter names to agent-name patterns, e.g. {'writer': 'write'}"
+        )
+    compiled: dict[str, list[re.Pattern[str]]] = {}
+    for name, patterns in adapters.items():
+        if not name:
+            raise ValueError("adapters: an adapter name is empty")
+        try:
+            compiled[name] = adapter_patterns(patterns)
+        except re.error as exc:
+            raise ValueError(
+                f"adapters[{name!r}]: {patterns!r} is not a regular expression ({exc})"
+            ) from None
+    for name, patterns in adapters.items():
+        spelled = [b for p in ([patterns] if isinstance(patterns, str) else patterns) for b in p.split("|")]
+        for agent in spelled:
+            others = [o for o, ps in compiled.items() if o != name and any(p.fullmatch(agent) for p in ps)]
+            if others and re.fullmatch(r"[\w.\-]+", agent):
+                raise ValueError(
+                    f"adapters: agent {agent!r} is matched by adapter {name!r} and by {others}; each agent "
+                    "must have one adapter"
+                )
 
 
 class GRPOConfig(BaseModel):
@@ -36,13 +93,33 @@ class GRPOConfig(BaseModel):
     micro_batch_size: int = Field(
         16, ge=1, description="sequences per forward/backward (gradient accumulation)"
     )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="recompute each layer's activations during backward instead of keeping them (less memory, "
+        "~1/3 more compute); each sample then runs prompt+completion in one plain forward, without the shared "
+        "prompt prefill",
+    )
     success_threshold: float = Field(1.0, description="a rollout with reward >= this counts as correct")
 
     # --- LoRA (peft); None = full fine-tuning
-    lora_rank: int | None = Field(None, ge=1)
-    lora_alpha: int | None = None
-    lora_targets: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    lora: LoRAOptions | None = Field(
+        None,
+        description="LoRA via peft: {'r': 16, 'alpha': 32, 'target_modules': [...]}; None = full fine-tuning",
+    )
+
+    # --- credit: which reward each LLM call learns from
+    credit: Literal["final", "per_call", "discounted"] = Field(
+        "final",
+        description="final: the rollout's reward goes to every call; per_call: each emit_reward goes to the "
+        "LLM call before it; discounted: return-to-go with gamma across a rollout's calls",
+    )
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="discount of credit='discounted' (1 = plain sum)")
+
+    # --- one LoRA adapter per agent
+    adapters: dict[str, str | list[str]] | None = Field(
+        None,
+        description="adapter name -> agent-name pattern(s) (regex, full match, as agent_match): each agent's "
+        "calls are answered and trained by its own LoRA adapter (rank/alpha/targets from lora)",
     )
 
     # --- which calls to train
@@ -73,6 +150,18 @@ class GRPOConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> GRPOConfig:
-        if self.lora_alpha is not None and self.lora_rank is None:
-            raise ValueError("lora_alpha is set but lora_rank is not; set lora_rank to enable LoRA")
+        if self.adapters is not None:
+            check_adapter_map(self.adapters)
+            if self.lora is None:
+                self.lora = LoRAOptions()
+            if self.agent_match is not None:
+                raise ValueError(
+                    "adapters and agent_match both choose which agents train; with adapters, only the agents "
+                    "its patterns match are trained: drop agent_match"
+                )
+        if self.gamma != 1.0 and self.credit != "discounted":
+            raise ValueError(
+                f"gamma={self.gamma} is only used with credit='discounted' (credit is {self.credit!r}); "
+                "set credit='discounted' or drop gamma"
+            )
         return self

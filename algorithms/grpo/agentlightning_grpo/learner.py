@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from agentlightning_transformers.generate import shared_prefix_len
-from agentlightning_transformers.precision import native_bf16
+
+from agentlightning_core.engine import LoRAAdapter
 
 from .config import GRPOConfig
 from .losses import policy_loss, token_logprobs
@@ -38,6 +38,8 @@ class Sample:
     response_ids: list[int]
     advantage: float
     group: int = 0
+    #: the agent adapter that answered the call and learns from it (``adapters``), else None
+    adapter: str | None = None
 
 
 @dataclass
@@ -67,10 +69,56 @@ def _adamw(params: list[torch.nn.Parameter], config: GRPOConfig) -> torch.optim.
         return torch.optim.AdamW(params, **kwargs)
 
 
+#: a common prefix shorter than this is not worth a separate forward pass
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_len(prompts: Sequence[Sequence[int]], minimum: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own; 0 when short.
+
+    The learner's own copy of the engine's rule (an algorithm imports no engine plugin): the two
+    need not agree, each only decides what it computes once."""
+    first = prompts[0]
+    limit = min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n if n >= minimum else 0
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 matrix products natively (oneDNN on a CPU, CUDA's own
+    report on a GPU); elsewhere bf16 is emulated and slower than float32."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
 def _cache_kwarg(model: Any) -> str:
     import inspect
 
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def check_lora_targets(model: torch.nn.Module, targets: Sequence[str]) -> None:
+    """Every ``target_modules`` entry must name at least one linear layer (by its last path part,
+    or a longer dotted suffix), so a typo fails here and not as an adapter that adapts nothing.
+
+    :raises ValueError: naming the entries that match nothing and the linear layer names there are.
+    """
+    paths = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    missing = [t for t in targets if not any(p == t or p.endswith("." + t) for p in paths)]
+    if missing:
+        names = sorted({p.rsplit(".", 1)[-1] for p in paths})
+        raise ValueError(
+            f"lora.target_modules: {missing} name no linear layer of this model; its linear layers are "
+            f"named {names}"
+        )
 
 
 class Learner:
@@ -80,28 +128,35 @@ class Learner:
         from transformers import AutoModelForCausalLM
 
         self.config = config
+        self.model_path = Path(model_path)
         self.device = torch.device(device)
         base: Any = AutoModelForCausalLM.from_pretrained(
             str(model_path), dtype=torch.float32, local_files_only=True
         )
         base.to(self.device)
         base.config.use_cache = True
-        self.lora = config.lora_rank is not None
+        self.lora = config.lora is not None
         self.ref: Any = None
-        if self.lora:
+        if config.lora is not None:
             from peft import LoraConfig, get_peft_model
 
+            check_lora_targets(base, config.lora.target_modules)
             peft_config = LoraConfig(
-                r=int(config.lora_rank or 8),
-                lora_alpha=int(config.lora_alpha or 2 * (config.lora_rank or 8)),
-                target_modules=list(config.lora_targets),
+                r=config.lora.r,
+                lora_alpha=config.lora.alpha,
+                target_modules=list(config.lora.target_modules),
                 lora_dropout=0.0,
                 bias="none",
                 task_type="CAUSAL_LM",
             )
-            self.model: Any = get_peft_model(base, peft_config)
+            #: peft adapter names: one per agent adapter (``adapters``), else peft's ``default``
+            self.adapter_names = list(config.adapters) if config.adapters else ["default"]
+            self.model: Any = get_peft_model(base, peft_config, adapter_name=self.adapter_names[0])
+            for extra in self.adapter_names[1:]:
+                self.model.add_adapter(extra, peft_config)
             self.causal_lm: Any = self.model.base_model.model
         else:
+            self.adapter_names = []
             self.model = base
             self.causal_lm = base
             if config.beta > 0:
@@ -111,14 +166,43 @@ class Learner:
                 self.ref = ref.to(self.device)
                 self.ref.eval().requires_grad_(False)
         self.model.train()
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = _adamw(self.params, config)
+        if config.gradient_checkpointing:
+            # non-reentrant: works with frozen inputs (LoRA) and without use_reentrant's caveats
+            self.causal_lm.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+        #: one optimizer per adapter (its own AdamW moments), or one for every weight
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._params: dict[str, list[torch.nn.Parameter]] = {}
+        if self.lora:
+            for name in self.adapter_names:
+                self.model.set_adapter(name)  # makes this adapter's matrices the trainable ones
+                own = [p for n, p in self.model.named_parameters() if "lora_" in n and f".{name}." in n]
+                self._params[name] = own
+                self.optimizers[name] = _adamw(own, config)
+        else:
+            self._params[""] = [p for p in self.model.parameters() if p.requires_grad]
+            self.optimizers[""] = _adamw(self._params[""], config)
+        self.params: list[torch.nn.Parameter] = []
+        self.optimizer: torch.optim.Optimizer = next(iter(self.optimizers.values()))
+        self.active = ""
+        self._activate(self.adapter_names[0] if self.lora else "")
         self._cache_kw = _cache_kwarg(self.causal_lm.model)
         use_bf16 = config.precision == "bf16" or (config.precision == "auto" and native_bf16(self.device))
         #: bf16 autocast halves the cost of every matrix product on hardware with native bf16
         #: (measured: 8.3 s -> 3.9 s for 8 x 96 tokens on 2 AVX-512-BF16 cores); weights, grads,
         #: AdamW state and the log-softmax stay float32
         self.autocast_dtype: torch.dtype | None = torch.bfloat16 if use_bf16 else None
+
+    def _activate(self, adapter: str) -> None:
+        """Make ``adapter`` the one forwards use and steps train (peft's active adapter)."""
+        if adapter not in self.optimizers:
+            raise KeyError(f"no adapter {adapter!r}; the learner has {sorted(self.optimizers)}")
+        if self.lora and adapter != self.active:
+            self.model.set_adapter(adapter)
+        self.active = adapter
+        self.params = self._params[adapter]
+        self.optimizer = self.optimizers[adapter]
 
     def _autocast(self) -> AbstractContextManager[Any]:
         if self.autocast_dtype is None:
@@ -133,11 +217,18 @@ class Learner:
             return self.ref.model, self.ref.lm_head, nullcontext()
         return self.causal_lm.model, self.causal_lm.lm_head, nullcontext()
 
-    def logprobs(self, samples: Sequence[Sample], which: str = "policy") -> tuple[torch.Tensor, torch.Tensor]:
+    def logprobs(
+        self, samples: Sequence[Sample], which: str = "policy", adapter: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, T]`` log-probs of each sample's completion tokens (T = longest completion) and
-        the ``[B, T]`` mask of real tokens. Prompts shared by several samples run once."""
+        the ``[B, T]`` mask of real tokens. Prompts shared by several samples run once.
+        ``adapter``: which agent adapter computes them (default: the active one)."""
         from transformers import DynamicCache
 
+        if adapter is not None:
+            self._activate(adapter)
+        if self.config.gradient_checkpointing:
+            return self._logprobs_plain(samples, which)
         backbone, head, ctx = self._backbone(which)
         dev = self.device
         unique: dict[tuple[int, ...], int] = {}
@@ -205,6 +296,39 @@ class Learner:
         full = full.masked_scatter(mask_dev, lp)
         return full, mask_dev
 
+    def _logprobs_plain(self, samples: Sequence[Sample], which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`logprobs` as one plain forward per sample (right-padded, no KV cache), the path
+        gradient checkpointing needs: a layer recomputed in backward must not append to a cache
+        that the forward already filled."""
+        backbone, head, ctx = self._backbone(which)
+        dev = self.device
+        seqs = [list(s.prompt_ids) + list(s.response_ids) for s in samples]
+        width = max(len(q) for q in seqs)
+        ids = torch.zeros((len(samples), width), dtype=torch.long)
+        attn = torch.zeros((len(samples), width), dtype=torch.long)
+        for i, q in enumerate(seqs):
+            ids[i, : len(q)] = torch.tensor(q)
+            attn[i, : len(q)] = 1
+        t_max = max(len(s.response_ids) for s in samples)
+        r_ids = torch.zeros((len(samples), t_max), dtype=torch.long)
+        r_mask = torch.zeros((len(samples), t_max), dtype=torch.bool)
+        index = torch.zeros((len(samples), t_max), dtype=torch.long)
+        for i, s in enumerate(samples):
+            n = len(s.response_ids)
+            r_ids[i, :n] = torch.tensor(s.response_ids)
+            r_mask[i, :n] = True
+            # completion token j is predicted by the hidden state at prompt_len - 1 + j
+            index[i] = (len(s.prompt_ids) - 1 + torch.arange(t_max)).clamp(max=width - 1)
+        with ctx, self._autocast():
+            hidden = backbone(
+                input_ids=ids.to(dev), attention_mask=attn.to(dev), use_cache=False
+            ).last_hidden_state
+            states = hidden.gather(1, index.to(dev)[..., None].expand(-1, -1, hidden.shape[-1]))
+            mask_dev = r_mask.to(dev)
+            lp = token_logprobs(head(states[mask_dev]), r_ids.to(dev)[mask_dev], self.config.temperature)
+        full = torch.zeros((len(samples), t_max), dtype=lp.dtype, device=dev)
+        return full.masked_scatter(mask_dev, lp), mask_dev
+
     # ---------------------------------------------------------------- step
     def _micro_batches(self, samples: Sequence[Sample]) -> Iterator[list[Sample]]:
         """Keep samples of the same prompt together (one prefill), at most ``micro_batch_size``."""
@@ -219,8 +343,11 @@ class Learner:
         if batch:
             yield batch
 
-    def train_step(self, samples: Sequence[Sample]) -> StepStats:
-        """One optimizer step (``num_iterations`` passes) on these samples."""
+    def train_step(self, samples: Sequence[Sample], adapter: str | None = None) -> StepStats:
+        """One optimizer step (``num_iterations`` passes) on these samples; with ``adapter``, of
+        that agent adapter only, with its own optimizer (the others' matrices get no gradient)."""
+        if adapter is not None:
+            self._activate(adapter)
         cfg = self.config
         started = time.perf_counter()
         stats = StepStats(tokens=sum(len(s.response_ids) for s in samples))
@@ -281,7 +408,12 @@ class Learner:
             norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm))
         else:
             norm = float(
-                torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in self.params if p.grad is not None))
+                torch.sqrt(
+                    sum(
+                        ((p.grad.detach() ** 2).sum() for p in self.params if p.grad is not None),
+                        torch.zeros((), device=self.device),
+                    )
+                )
             )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -289,29 +421,64 @@ class Learner:
 
     # -------------------------------------------------------------- weights
     @torch.no_grad()
-    def export_weights(self) -> dict[str, torch.Tensor]:
-        """Weights for the inference engine, named as in the plain model's ``state_dict``.
+    def export_weights(self, adapter: str | None = None) -> dict[str, torch.Tensor]:
+        """Weights named as in the plain model's ``state_dict``.
 
         Full fine-tuning: every trainable parameter. LoRA: each adapted layer's merged weight
-        ``W + scale·B·A`` (the engine serves a plain model, so it pays nothing for LoRA).
+        ``W + scale·B·A`` of ``adapter`` (default: the first), what :func:`.checkpoint.export_hf`
+        writes.
         """
         if not self.lora:
             return {name: p.detach() for name, p in self.causal_lm.named_parameters() if p.requires_grad}
+        peft_name = adapter or self.adapter_names[0]
         out: dict[str, torch.Tensor] = {}
         for name, module in self.causal_lm.named_modules():
             if hasattr(module, "base_layer") and hasattr(module, "get_delta_weight"):
                 weight = module.base_layer.weight
-                delta = module.get_delta_weight("default")
+                delta = module.get_delta_weight(peft_name)
                 out[f"{name}.weight"] = (weight + delta).detach()
         return out
 
+    @torch.no_grad()
+    def export_adapter(self, name: str, peft_name: str | None = None) -> LoRAAdapter:
+        """The LoRA adapter ``peft_name`` (default: ``name`` if the learner has an adapter of that
+        name, else its first) for the engine, served as ``name``: each adapted layer's ``(A, B)``
+        by its path in the plain model (the engine copies them; these tensors are not kept)."""
+        if not self.lora:
+            raise ValueError("export_adapter: this learner fine-tunes every weight (no lora option)")
+        own = peft_name or (name if name in self.adapter_names else self.adapter_names[0])
+        modules: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        scaling = 1.0
+        for path, module in self.causal_lm.named_modules():
+            if hasattr(module, "lora_A") and own in getattr(module, "lora_A", {}):
+                modules[path] = (module.lora_A[own].weight.detach(), module.lora_B[own].weight.detach())
+                scaling = float(module.scaling[own])
+        return LoRAAdapter(name=name, modules=modules, scaling=scaling)
+
     # ---------------------------------------------------------- checkpoint
+    def _trainable(self) -> dict[str, torch.nn.Parameter]:
+        ids = {id(p) for ps in self._params.values() for p in ps}
+        return {n: p for n, p in self.model.named_parameters() if id(p) in ids}
+
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        return {n: p.detach().cpu().contiguous() for n, p in self.model.named_parameters() if p.requires_grad}
+        """Every trained tensor (every adapter's matrices with LoRA), by parameter name."""
+        return {n: p.detach().cpu().contiguous() for n, p in self._trainable().items()}
+
+    def optimizer_state(self) -> dict[str, Any]:
+        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        if set(state) != set(self.optimizers):
+            raise ValueError(
+                f"checkpoint holds optimizer state for {sorted(state)}, this run trains {sorted(self.optimizers)}: "
+                "resume with the same lora/adapters configuration"
+            )
+        for name, value in state.items():
+            self.optimizers[name].load_state_dict(value)
 
     def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
         params = dict(self.model.named_parameters())
-        missing = [n for n, p in params.items() if p.requires_grad and n not in state]
+        missing = [n for n in self._trainable() if n not in state]
         if missing:
             raise ValueError(
                 f"checkpoint lacks {len(missing)} trainable parameters (e.g. {missing[:2]}); it was written "

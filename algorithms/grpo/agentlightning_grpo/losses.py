@@ -120,3 +120,58 @@ def token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: flo
     logits = logits.float()
     picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return picked - torch.logsumexp(logits, dim=-1)
+
+
+def returns_to_go(rewards: Sequence[float], gamma: float) -> list[float]:
+    """``G_t = r_t + γ·G_{t+1}`` over one rollout's calls, last call first; ``γ = 0`` leaves each
+    call its own reward, ``γ = 1`` gives every call the sum of the rewards from it on."""
+    out = [0.0] * len(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = float(rewards[t]) + gamma * running
+        out[t] = running
+    return out
+
+
+def position_advantages(
+    returns: Sequence[Sequence[float]], groups: Sequence[int], scale: bool = True, eps: float = 1e-6
+) -> list[list[float]]:
+    """Group-relative advantages of per-call returns, normalised per step position.
+
+    ``returns[i][t]`` is the return of call ``t`` of rollout ``i``. Call ``t`` is compared with
+    call ``t`` of the other rollouts of its group: ``A = (G - mean_t) / (std_t + eps)`` (sample
+    std; ``G - mean_t`` when ``scale`` is false), the statistics taken over the group's rollouts
+    that made a call ``t``. Where fewer than two rollouts of the group reach position ``t`` there
+    is nothing to compare with at that position, and the statistics of all the group's calls (every
+    position) are used instead. A comparison set whose returns are all equal gives 0.
+    """
+    if len(returns) != len(groups):
+        raise ValueError(f"returns ({len(returns)}) and groups ({len(groups)}) must have the same length")
+    by_group: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    out = [[0.0] * len(r) for r in returns]
+
+    def normalise(values: list[float], pool: list[float]) -> list[float]:
+        ref = torch.tensor(pool, dtype=torch.float64)
+        x = torch.tensor(values, dtype=torch.float64)
+        centred = x - ref.mean()
+        if scale:
+            std = ref.std() if len(pool) > 1 else torch.tensor(0.0, dtype=torch.float64)
+            centred = centred / (std + eps)
+        if float(ref.max() - ref.min()) == 0.0:
+            return [0.0] * len(values)
+        return [float(a) for a in centred.tolist()]
+
+    for members in by_group.values():
+        pooled = [float(g) for i in members for g in returns[i]]
+        if not pooled:
+            continue
+        longest = max(len(returns[i]) for i in members)
+        for t in range(longest):
+            reach = [i for i in members if len(returns[i]) > t]
+            values = [float(returns[i][t]) for i in reach]
+            pool = values if len(reach) >= 2 else pooled
+            for i, a in zip(reach, normalise(values, pool), strict=True):
+                out[i][t] = a
+    return out

@@ -16,6 +16,17 @@ def _make_grpo(**options: Any) -> Any:
 
 @hookimpl
 def agl_register_algorithms(register: Register) -> None:
-    register(
-        "grpo", _make_grpo, description="group-relative policy optimisation of a local model (torch, CPU/GPU)"
-    )
+    register("grpo", _make_grpo, description=DESCRIPTION)
+
+
+#: what ``agl plugins -v`` shows: the options users ask about most (all: GRPOConfig, the README)
+DESCRIPTION = (
+    "group-relative policy optimisation of a local model (torch, CPU/GPU). Options include "
+    "steps, tasks_per_step, group_size, learning_rate, agent_match; "
+    "lora={'r': 16, 'alpha': 32, 'target_modules': [...], 'name': 'policy'} (peft LoRA: the engine serves "
+    "base + adapter, updates copy only the adapter, export merges); "
+    "adapters={'writer': 'write', 'checker': 'check|rewrite'} (one LoRA adapter per agent, agent-name regex "
+    "as agent_match; calls routed by X-AGL-Agent, decoded in one batch); "
+    "credit='final'|'per_call'|'discounted' with gamma (which reward each LLM call learns from; "
+    "per-call returns are group-normalised per step position)"
+)

@@ -25,5 +25,24 @@ def test_bad_options_fail_before_any_model_loads() -> None:
         GRPO(group_size=1)
     with pytest.raises(ValidationError, match="learning_rat"):
         GRPO(learning_rat=1e-5)
-    with pytest.raises(ValidationError, match="lora_rank"):
-        GRPO(lora_alpha=16)
+    with pytest.raises(ValidationError, match="lora.r"):
+        GRPO(lora={"r": 0})
+    with pytest.raises(ValidationError, match="rank"):
+        GRPO(lora={"rank": 8})  # the field is r
+
+
+def test_agl_plugins_lists_the_lora_adapters_and_credit_options() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from agentlightning_core.cli.plugins import command
+
+    verbose = CliRunner().invoke(command, ["-v"], env={"COLUMNS": "1000"})
+    assert verbose.exit_code == 0, verbose.output
+    assert "algorithm: grpo" in verbose.output
+    for option in ("lora=", "adapters=", "credit=", "per_call", "discounted", "gamma"):
+        assert option in verbose.output, option
+    plain = CliRunner().invoke(command, ["--json"])
+    grpo = next(p for p in json.loads(plain.output) if p["distribution"] == "agentlightning-grpo")
+    assert "lora=" in grpo["descriptions"]["algorithm: grpo"]

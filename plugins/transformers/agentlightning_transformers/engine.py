@@ -16,18 +16,21 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from agentlightning_core.engine import LLMEngine
+from agentlightning_core.engine import LLMEngine, LoRAAdapter
 
 from . import compute
 from .batcher import Batcher
 from .chat_format import normalize_messages, parse_tool_calls
 from .fast_decode import FastDecoder, supports
 from .generate import BatchStats, SampleRequest, SampleResult, generate_batch
+from .lora import AdapterTable
 from .precision import resolve_dtype
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class TransformersEngine(LLMEngine):
@@ -95,6 +98,8 @@ class TransformersEngine(LLMEngine):
         self._template_has_tools = False
         self._decoder: FastDecoder | None = None
         self._swap_pending = False
+        #: LoRA adapters served on top of the base weights (:meth:`update_adapter`)
+        self.adapters = AdapterTable()
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -144,6 +149,10 @@ class TransformersEngine(LLMEngine):
             time.monotonic() - started,
         )
 
+    async def run_compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """On the process's one torch thread (:mod:`.compute`), between this engine's batches."""
+        return await compute.run(fn, *args, **kwargs)
+
     async def close(self) -> None:
         if self._batcher is not None:
             batcher, self._batcher = self._batcher, None
@@ -166,12 +175,13 @@ class TransformersEngine(LLMEngine):
         )
         prompt_ids = list(self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
         results, version = await self._generate(prompt_ids, body)
+        adapter = self._adapter_of(body)
         names = {t["function"]["name"] for t in tools_for_parse if isinstance(t.get("function"), dict)}
         choices = [
             chat_choice(i, text, res.token_ids, self._logprob_content(res), res.finish_reason, names)
             for i, (res, text) in enumerate(results)
         ]
-        return self._envelope("chat.completion", "chatcmpl", prompt_ids, results, choices, version)
+        return self._envelope("chat.completion", "chatcmpl", prompt_ids, results, choices, version, adapter)
 
     async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
@@ -187,6 +197,7 @@ class TransformersEngine(LLMEngine):
                 "prompt must be one string or one list of token ids (batches of prompts: send several requests)"
             )
         results, version = await self._generate(prompt_ids, body)
+        adapter = self._adapter_of(body)
         choices = [
             {
                 "index": i,
@@ -197,7 +208,7 @@ class TransformersEngine(LLMEngine):
             }
             for i, (res, text) in enumerate(results)
         ]
-        return self._envelope("text_completion", "cmpl", prompt_ids, results, choices, version)
+        return self._envelope("text_completion", "cmpl", prompt_ids, results, choices, version, adapter)
 
     def _envelope(
         self,
@@ -207,13 +218,16 @@ class TransformersEngine(LLMEngine):
         results: list[tuple[SampleResult, str]],
         choices: list[dict[str, Any]],
         version: int,
+        adapter: str | None = None,
     ) -> dict[str, Any]:
+        """The response body; a call answered by an adapter names it in ``model`` and its version
+        in ``weights_version`` (the base model's version otherwise)."""
         completion_tokens = sum(len(r.token_ids) for r, _ in results)
-        return {
+        body: dict[str, Any] = {
             "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
             "object": obj,
             "created": int(time.time()),
-            "model": self.model_name,
+            "model": adapter if adapter is not None else self.model_name,
             "choices": choices,
             "usage": {
                 "prompt_tokens": len(prompt_ids),
@@ -223,6 +237,10 @@ class TransformersEngine(LLMEngine):
             "prompt_token_ids": prompt_ids,
             "weights_version": version,
         }
+        if adapter is not None:
+            # the version of the adapter when the batch ran (an update waits for running batches)
+            body["adapter"] = adapter
+        return body
 
     async def _generate(
         self, prompt_ids: list[int], body: dict[str, Any]
@@ -233,6 +251,11 @@ class TransformersEngine(LLMEngine):
         stops = rows[0].stop_strings
         texts = [self._text(res, stops) for res, _ in out]
         return list(zip([r for r, _ in out], texts, strict=True)), out[0][1]
+
+    def _adapter_of(self, body: dict[str, Any]) -> str | None:
+        """The adapter a request names in ``model`` (``None``: the base model answers)."""
+        model = body.get("model")
+        return model if isinstance(model, str) and model in self.adapters.slots else None
 
     def _rows(self, prompt_ids: list[int], body: dict[str, Any]) -> list[SampleRequest]:
         import torch
@@ -255,6 +278,7 @@ class TransformersEngine(LLMEngine):
         stop = body.get("stop") or ()
         stops = (stop,) if isinstance(stop, str) else tuple(stop)
         seed = body.get("seed")
+        slot = self.adapters.slot_of(self._adapter_of(body))
         rows = []
         for i in range(n):
             gen = torch.Generator().manual_seed(int(seed) + i) if seed is not None else None
@@ -267,6 +291,7 @@ class TransformersEngine(LLMEngine):
                     stop_token_ids=self._stop_ids,
                     stop_strings=stops,
                     generator=gen,
+                    adapter=slot,
                 )
             )
         return rows
@@ -287,16 +312,25 @@ class TransformersEngine(LLMEngine):
         finished: Callable[[int, tuple[SampleResult, int]], None] | None = None,
     ) -> list[tuple[SampleResult, int]]:
         with self._lock:
-            version = self.weights_version
+            # the version that answers each row: its adapter's, or the base weights' (slot 0)
+            versions = {slot: self.adapters.versions[name] for name, slot in self.adapters.slots.items()}
+            versions[0] = self.weights_version
+            all_rows = list(rows)
             # counters first: a caller answered mid-batch must already see this batch in them
             stats = BatchStats()
             self.last_batch = stats
             self.total_batches += 1
 
+            def join_rows(active: int) -> list[SampleRequest]:
+                assert join is not None
+                joined = join(active)
+                all_rows.extend(joined)
+                return joined
+
             def report(index: int, result: SampleResult) -> None:
                 self.total_generated_tokens += len(result.token_ids)
                 if finished is not None:
-                    finished(index, (result, version))
+                    finished(index, (result, versions[all_rows[index].adapter]))
 
             # decode(ids) is only called for rows that have stop strings
             results, _ = generate_batch(
@@ -305,11 +339,12 @@ class TransformersEngine(LLMEngine):
                 self._pad_id,
                 self._decode,
                 self._decoder,
-                join=join,
+                join=join_rows if join is not None else None,
                 finished=report,
                 stats=stats,
+                adapters=self.adapters.state if self.adapters.slots else None,
             )
-        return [(r, version) for r in results]
+        return [(r, versions[row.adapter]) for r, row in zip(results, all_rows, strict=True)]
 
     def _decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
@@ -351,7 +386,7 @@ class TransformersEngine(LLMEngine):
             raise TypeError(
                 f"update_weights takes a mapping of parameter name -> tensor or a path, got {type(weights).__name__}"
             )
-        state = self.model.state_dict()
+        state = self.adapters.plain_names(self.model.state_dict())
         unknown = [k for k in tensors if k not in state]
         if unknown:
             raise KeyError(
@@ -370,6 +405,34 @@ class TransformersEngine(LLMEngine):
                 self._decoder.refresh()  # its fused matrices are copies of the weights
             self.weights_version = self.weights_version + 1 if version is None else int(version)
             return self.weights_version
+
+    async def update_adapter(self, adapter: LoRAAdapter, version: int | None = None) -> int:
+        """Load or replace a LoRA adapter between batches; the base weights are not touched.
+
+        Only the adapter's ``A``/``B`` matrices are copied (into its slot of the wrapped layers,
+        see :mod:`.lora`); requests whose ``model`` is ``adapter.name`` use it from the next batch.
+        """
+        await self.start()
+        self._swap_pending = True
+        try:
+            return await compute.run(self._swap_adapter, adapter, version)
+        finally:
+            self._swap_pending = False
+
+    def _swap_adapter(self, adapter: LoRAAdapter, version: int | None) -> int:
+        if not adapter.name or adapter.name == self.model_name:
+            raise ValueError(
+                f"adapter name {adapter.name!r} must be non-empty and differ from the base model's name "
+                f"{self.model_name!r}: requests choose an adapter by naming it as their model"
+            )
+        with self._lock:
+            self.adapters.load(self.model, adapter.name, adapter.modules, float(adapter.scaling))
+            if self._decoder is not None:
+                self._decoder.refresh()  # it looks up which projections carry adapters
+            current = self.adapters.versions.get(adapter.name, 0)
+            new = current + 1 if version is None else int(version)
+            self.adapters.versions[adapter.name] = new
+            return new
 
 
 def chat_choice(

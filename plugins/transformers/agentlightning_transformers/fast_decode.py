@@ -19,7 +19,7 @@ the transformers forward up to float rounding (tested against it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -51,6 +51,8 @@ class _Layer:
     norm2: torch.Tensor
     wgu: torch.Tensor
     wd: torch.Tensor
+    #: LoRA-wrapped projections of this layer (see :mod:`.lora`), by name; empty without adapters
+    lora: dict[str, Any] = field(default_factory=dict)
 
 
 class KVBuffers:
@@ -162,6 +164,7 @@ class FastDecoder:
                     norm2=layer.post_attention_layernorm.weight,
                     wgu=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).contiguous(),
                     wd=mlp.down_proj.weight,
+                    lora=_lora_modules(att, mlp),
                 )
             )
         self.layers = layers
@@ -199,6 +202,8 @@ class FastDecoder:
         for i, layer in enumerate(self.layers):
             y = self._norm(x, layer.norm1)
             qkv = F.linear(y, layer.wqkv, layer.bqkv)
+            if layer.lora:
+                _add_lora(qkv, layer.lora, ("q", "k", "v"), y)
             q = qkv[:, :q_end].view(b, h, 1, d)
             k = qkv[:, q_end:k_end].view(b, kvh, 1, d)
             v = qkv[:, k_end:].view(b, kvh, 1, d)
@@ -210,12 +215,65 @@ class FastDecoder:
             # one query per row: two small batched products beat the fused CPU attention kernel,
             # which was a third of the step (measured)
             att = _decode_attention(q, keys[..., : slot + 1], values[:, :, : slot + 1], bias, self.scale)
-            x = x + F.linear(att.reshape(b, h * d), layer.wo)
+            flat = att.reshape(b, h * d)
+            out = F.linear(flat, layer.wo)
+            if layer.lora:
+                _add_lora(out, layer.lora, ("o",), flat)
+            x = x + out
             y = self._norm(x, layer.norm2)
-            gate, up = F.linear(y, layer.wgu).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(gate) * up, layer.wd)
+            gu = F.linear(y, layer.wgu)
+            if layer.lora:
+                _add_lora(gu, layer.lora, ("gate", "up"), y)
+            gate, up = gu.chunk(2, dim=-1)
+            act = F.silu(gate) * up
+            down = F.linear(act, layer.wd)
+            if layer.lora:
+                _add_lora(down, layer.lora, ("down",), act)
+            x = x + down
         kv.length = slot + 1
         return F.linear(self._norm(x, self.final_norm), self.head).float()
+
+
+def _lora_modules(att: Any, mlp: Any) -> dict[str, Any]:
+    """Every projection of a layer by short name when any of them carries LoRA adapters (a plain
+    ``nn.Linear`` among them gets :func:`_no_delta`), else nothing: the plain path stays as fast."""
+    modules = {
+        "q": att.q_proj,
+        "k": att.k_proj,
+        "v": att.v_proj,
+        "o": att.o_proj,
+        "gate": mlp.gate_proj,
+        "up": mlp.up_proj,
+        "down": mlp.down_proj,
+    }
+    if not any(hasattr(m, "delta") for m in modules.values()):
+        return {}
+    return {name: m if hasattr(m, "delta") else _NoDelta(m) for name, m in modules.items()}
+
+
+class _NoDelta:
+    """A plain projection seen through the LoRA interface: same width, no delta."""
+
+    def __init__(self, module: Any) -> None:
+        self.weight = module.weight
+
+    def delta(self, x: torch.Tensor) -> None:
+        return None
+
+
+def _add_lora(out: torch.Tensor, lora: dict[str, Any], names: tuple[str, ...], x: torch.Tensor) -> None:
+    """Add, in place, the per-row LoRA deltas of the projections ``names`` (fused into ``out`` in
+    this order, each ``weight.shape[0]`` wide) for the input ``x`` ``[B, in]``."""
+    start = 0
+    for name in names:
+        module = lora.get(name)
+        if module is None:
+            raise RuntimeError(f"_add_lora: the fused projections {names} must all be listed in lora")
+        width = int(module.weight.shape[0])
+        d = module.delta(x)
+        if d is not None:
+            out[:, start : start + width] += d
+        start += width
 
 
 def _decode_attention(

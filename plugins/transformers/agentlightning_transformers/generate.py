@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .fast_decode import FastDecoder, KVBuffers
+from .lora import RowAdapters
 
 
 @dataclass
@@ -29,6 +30,8 @@ class SampleRequest:
     stop_token_ids: frozenset[int] = frozenset()
     stop_strings: tuple[str, ...] = ()
     generator: torch.Generator | None = None
+    #: the LoRA adapter slot that answers this row (0: the base model; see :mod:`.lora`)
+    adapter: int = 0
 
 
 @dataclass
@@ -116,20 +119,30 @@ class _Prefill:
     mask: torch.Tensor  # [n, L] long: which cache slots hold each row's prompt (left padding)
 
 
-def _prefill(model: Any, requests: Sequence[SampleRequest], pad_id: int, stats: BatchStats) -> _Prefill:
-    """Prompts through the transformers forward; a prompt shared by several rows runs once, and so
-    does the prefix every prompt starts with (system prompt, tool list)."""
+def _prefill(
+    model: Any,
+    requests: Sequence[SampleRequest],
+    pad_id: int,
+    stats: BatchStats,
+    adapters: RowAdapters | None = None,
+) -> _Prefill:
+    """Prompts through the transformers forward; a prompt shared by several rows (of the same
+    adapter) runs once, and so does the prefix every prompt starts with (system prompt, tool
+    list) when every row is answered by the same adapter."""
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
-    unique: dict[tuple[int, ...], int] = {}
-    row_prompt = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in requests]
-    prompts = list(unique)
+    unique: dict[tuple[int, tuple[int, ...]], int] = {}
+    row_prompt = [unique.setdefault((r.adapter, tuple(r.prompt_ids)), len(unique)) for r in requests]
+    prompts = [p for _, p in unique]
+    slots = [a for a, _ in unique]
     stats.unique_prompts += len(prompts)
     cache = DynamicCache()
     kw = cache_kwarg(model)
-    shared = shared_prefix_len(prompts) if len(prompts) > 1 else 0
+    shared = shared_prefix_len(prompts) if len(prompts) > 1 and len(set(slots)) == 1 else 0
     if shared:
+        if adapters is not None:
+            adapters.set(slots[:1], device)
         model(
             input_ids=torch.tensor([prompts[0][:shared]], device=device),
             position_ids=torch.arange(shared, device=device)[None, :],
@@ -149,6 +162,8 @@ def _prefill(model: Any, requests: Sequence[SampleRequest], pad_id: int, stats: 
         mask[i, shared + width - len(p) :] = 1
         stats.prefill_tokens += len(p)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+    if adapters is not None:
+        adapters.set(slots, device)
     out = model(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),
@@ -182,6 +197,7 @@ def generate_batch(
     join: JoinHook | None = None,
     finished: FinishedHook | None = None,
     stats: BatchStats | None = None,
+    adapters: RowAdapters | None = None,
 ) -> tuple[list[SampleResult], BatchStats]:
     """Sample every request in one batch; ``decode(ids) -> str`` is needed only for stop strings.
 
@@ -192,6 +208,8 @@ def generate_batch(
     cache is merged into the batch's buffers (see :meth:`KVBuffers.extend`) and they decode with
     the others. ``finished`` hears of each request as soon as it is done; ``stats`` (filled as
     the batch goes, so it is current whenever ``finished`` is called) can be passed in.
+    ``adapters`` (the served model's :class:`~.lora.RowAdapters`) is told each forward's row
+    slots, from the requests' ``adapter``: rows of different LoRA adapters decode together.
     """
     from transformers import DynamicCache
 
@@ -202,7 +220,7 @@ def generate_batch(
     results = [SampleResult() for _ in requests]
     if not requests:
         return results, stats
-    first = _prefill(model, requests, pad_id, stats)
+    first = _prefill(model, requests, pad_id, stats, adapters)
     logits, cache, mask = first.logits, first.cache, first.mask
     next_pos = mask.sum(-1)  # position of the next token = prompt length
     kv: KVBuffers | None = None
@@ -224,7 +242,7 @@ def generate_batch(
                 requests.extend(joined)
                 results.extend(SampleResult() for _ in joined)
                 stats.prompts += len(joined)
-                new = _prefill(model, joined, pad_id, stats)
+                new = _prefill(model, joined, pad_id, stats, adapters)
                 remaining = [requests[a].max_new_tokens - len(results[a].token_ids) for a in active]
                 mask = kv.extend(
                     new.cache,
@@ -280,6 +298,8 @@ def generate_batch(
             tokens = tokens[sel]
             active = [active[r] for r in keep]
         mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype)], dim=-1)
+        if adapters is not None:
+            adapters.set([requests[a].adapter for a in active], device)
         if decoder is not None and kv is not None:
             logits = decoder.step(tokens.to(device), next_pos.to(device), kv, mask.to(device)).to("cpu")
         else:
@@ -292,6 +312,8 @@ def generate_batch(
             )
             logits = out.logits[:, -1, :].to("cpu")
         next_pos = next_pos + 1
+    if adapters is not None:
+        adapters.set(None, device)
     return results, stats
 
 
