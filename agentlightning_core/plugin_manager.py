@@ -223,6 +223,7 @@ class AglPluginManager:
                 REGISTRY_HOOKS[hook_name],
                 disabled=[info.provider for info in self.infos.values() if info.disabled],
                 disabled_by=self.disabled_by,
+                broken=[(info.provider, info.errors[0]) for info in self.infos.values() if info.errors],
             )
             caller = getattr(self.pm.hook, hook_name)
             for impl in caller.get_hookimpls():  # registration order: built-ins first

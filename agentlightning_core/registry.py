@@ -111,6 +111,8 @@ class Registry(Generic[T]):
     disabled: list[Provider] = field(default_factory=list)
     #: what disabled them, for the message (the environment variable or the manager's argument)
     disabled_by: str = "AGL_DISABLED_PLUGINS"
+    #: installed plugins that failed to load, with their first error: the likelier cause of a miss
+    broken: list[tuple[Provider, str]] = field(default_factory=list)
 
     def add(self, name: str, obj: T, provider: Provider, description: str = "") -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -150,6 +152,9 @@ class Registry(Generic[T]):
                     f" remove {disabled.plugin!r} from it to use {self.kind} {name!r}",
                 )
         notes: list[str] = []
+        for provider, error in self.broken:
+            if (shipped is not None and provider.distribution == shipped[0]) or provider.plugin == name:
+                notes.append(f"plugin {provider} is installed but failed to load: {error}")
         if self.disabled:
             names = ", ".join(sorted(str(p) for p in self.disabled))
             notes.append(f"disabled by {self.disabled_by} (one may provide it): {names}")

@@ -55,4 +55,9 @@ def main() -> None:
                 raise SystemExit(
                     f"agl: {exc}\n(list every plugin and its errors with: agl plugins)"
                 ) from None
-    cli(prog_name="agl")
+    from ..optional import MissingDependencyError
+
+    try:
+        cli(prog_name="agl")
+    except MissingDependencyError as exc:  # one line with the pip command, not a traceback
+        raise SystemExit(f"agl: {exc}") from None

@@ -149,3 +149,15 @@ def test_a_disabled_plugin_is_mentioned_when_it_may_provide_an_unknown_name() ->
     with pytest.raises(PluginNotFoundError) as err:
         manager.algorithm_factory("something_else")
     assert "disabled by AglPluginManager(disabled=...) (one may provide it): best_of_n" in str(err.value)
+
+
+def test_a_plugin_that_failed_to_load_is_named_as_the_likely_cause() -> None:
+    from agentlightning_core.testing.missing_module import error_without
+
+    printed = error_without(
+        ["agentlightning_redis"],  # the whole distribution unimportable: its entry point fails
+        "from agentlightning_core.bus import open_event_bus\nimport asyncio\nasyncio.run(open_event_bus('redis'))",
+    )
+    assert printed.startswith("PluginNotFoundError: no installed plugin provides event bus 'redis'"), printed
+    assert "pip install agentlightning-redis" in printed
+    assert "plugin redis (agentlightning-redis" in printed and "failed to load" in printed, printed
