@@ -65,6 +65,7 @@ DEV = [
 ]
 
 extras = dict(PLUGINS)
+extras["jinja"] = ["jinja2>=3.1"]  # PromptTemplate(engine="jinja")
 extras["dev"] = DEV
 
 setup(extras_require=extras)
