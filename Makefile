@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
+ALL_PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml examples/*/pyproject.toml)))
+# Distributions whose pins conflict with the root venv's get a venv of their own (below).
+OWN_VENV_PACKAGES := plugins/agentops adapters/crewai
+PACKAGES := $(filter-out $(OWN_VENV_PACKAGES),$(ALL_PACKAGES))
 # Heavy wheels that must come from the pinned constraints (torch: the CPU build on local disk).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
 export HF_HUB_OFFLINE := 1
@@ -22,8 +25,18 @@ test: export OMP_WAIT_POLICY ?= PASSIVE
 VERL_VENV ?= .venv-verl
 VERL_PY := $(VERL_VENV)/bin/python
 
-.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl dist \
-	check-isolated check-isolated-all
+# AgentOps 0.4 pins httpx<0.29, packaging<25, wrapt<2 and psutil<7.0.1 (older than the root venv's):
+# agentlightning-agentops is tested in a venv with the core, the otel tracer and itself.
+AGENTOPS_VENV ?= .venv-agentops
+AGENTOPS_PY := $(AGENTOPS_VENV)/bin/python
+
+# CrewAI 1.15 pins pydantic<2.13, openai<3, aiosqlite~=0.21 and ~40 more: agentlightning-crewai is
+# tested in a venv with the core, the otel tracer and itself (~1 GB: chromadb, lancedb, onnxruntime).
+CREWAI_VENV ?= .venv-crewai
+CREWAI_PY := $(CREWAI_VENV)/bin/python
+
+.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl install-agentops \
+	test-agentops install-crewai test-crewai dist check-isolated check-isolated-all
 
 # What is published: the core and every plugin, adapter, algorithm and backend (not examples/).
 DIST_PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml)))
@@ -53,6 +66,8 @@ check: lint typecheck
 test: install check
 	$(VENV)/bin/pytest -q -rs --durations=15
 	$(MAKE) test-verl
+	$(MAKE) test-agentops
+	$(MAKE) test-crewai
 
 install-verl:
 	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
@@ -64,6 +79,31 @@ install-verl:
 test-verl: export OMP_WAIT_POLICY ?= PASSIVE
 test-verl: install-verl
 	$(VERL_VENV)/bin/pytest -q -rs --durations=10 -W "ignore:.*engine is not available:UserWarning" algorithms/verl/tests
+
+install-agentops:
+	@test -x $(AGENTOPS_PY) || $(PYTHON) -m venv $(AGENTOPS_VENV)
+	$(AGENTOPS_PY) -m pip install --disable-pip-version-check -c constraints.txt -q --upgrade "pip>=24" setuptools wheel
+	$(AGENTOPS_PY) -m pip install --disable-pip-version-check -c constraints.txt -q -e . -e plugins/otel \
+		-e "plugins/agentops[test]" "mypy>=1.10"
+	@$(AGENTOPS_PY) -c "from importlib.metadata import version as v; print('installed: agentops', v('agentops'))"
+
+test-agentops: export OMP_WAIT_POLICY ?= PASSIVE
+test-agentops: install-agentops
+	$(AGENTOPS_VENV)/bin/mypy plugins/agentops/agentlightning_agentops
+	$(AGENTOPS_VENV)/bin/pytest -q -rs plugins/agentops/tests
+
+install-crewai:
+	@test -x $(CREWAI_PY) || $(PYTHON) -m venv $(CREWAI_VENV)
+	$(CREWAI_PY) -m pip install --disable-pip-version-check -c constraints.txt -q --upgrade "pip>=24" setuptools wheel
+	$(CREWAI_PY) -m pip install --disable-pip-version-check -c constraints.txt -q -e . -e plugins/otel \
+		-e "adapters/crewai[test]" "mypy>=1.10"
+	@$(CREWAI_PY) -c "from importlib.metadata import version as v; print('installed: crewai', v('crewai'))"
+
+test-crewai: export OMP_WAIT_POLICY ?= PASSIVE
+test-crewai: export CREWAI_DISABLE_TELEMETRY ?= true
+test-crewai: install-crewai
+	$(CREWAI_VENV)/bin/mypy adapters/crewai/agentlightning_crewai
+	$(CREWAI_VENV)/bin/pytest -q -rs adapters/crewai/tests
 
 # The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
 demo: install
@@ -91,4 +131,4 @@ check-isolated-all: dist
 	$(PY) scripts/check_isolated_install.py --dist dist --all
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) build *.egg-info dist
+	rm -rf $(VENV) $(VERL_VENV) $(AGENTOPS_VENV) $(CREWAI_VENV) build *.egg-info dist

@@ -46,6 +46,7 @@ PLUGINS = {
     "langgraph": [local("agentlightning-langgraph", "adapters/langgraph")],
     "autogen": [local("agentlightning-autogen", "adapters/autogen")],
     "openai-agents": [local("agentlightning-openai-agents", "adapters/openai_agents")],
+    "mcp": [local("agentlightning-mcp", "adapters/mcp")],
 }
 
 DEV = [

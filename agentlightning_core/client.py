@@ -42,6 +42,7 @@ _ERROR_TYPES: dict[str, type[errors.AglError]] = {
         errors.InvalidRequestError,
         errors.NotFoundError,
         errors.ConflictError,
+        errors.AttemptSupersededError,
         errors.AuthenticationError,
         errors.PayloadTooLargeError,
         errors.BackendUnavailableError,

@@ -40,6 +40,16 @@ class ConflictError(AglError):
     status_code = 409
 
 
+class AttemptSupersededError(ConflictError):
+    """A write from an attempt that is no longer its rollout's live attempt (the fencing check).
+
+    A newer attempt took over, the watchdog ended this one for good (timeout, or unresponsive
+    with no retry left), or the rollout was cancelled. The message starts with
+    ``attempt superseded`` and names the rollout's real status; a runner that gets it stops
+    working on the rollout.
+    """
+
+
 class PayloadTooLargeError(AglError):
     status_code = 413
 

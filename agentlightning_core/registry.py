@@ -38,11 +38,13 @@ SHIPPED: dict[str, dict[str, tuple[str, str | None]]] = {
         "redis": ("agentlightning-redis", None),
         "rabbitmq": ("agentlightning-rabbitmq", None),
     },
-    "tracer": {"otel": ("agentlightning-otel", None)},
+    "tracer": {"otel": ("agentlightning-otel", None), "agentops": ("agentlightning-agentops", None)},
     "adapter": {
         "langgraph": ("agentlightning-langgraph", None),
         "autogen": ("agentlightning-autogen", None),
         "openai_agents": ("agentlightning-openai-agents", None),
+        "mcp": ("agentlightning-mcp", None),
+        "crewai": ("agentlightning-crewai", None),
     },
     "algorithm": {
         "grpo": ("agentlightning-grpo", None),

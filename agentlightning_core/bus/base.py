@@ -60,6 +60,9 @@ class EventBus(ABC):
     name: ClassVar[str] = "abstract"
     #: False for backends that keep no history (``get_event_history`` then raises)
     supports_history: ClassVar[bool] = True
+    #: False for a bus whose ``publish`` never waits on anything outside the process (the
+    #: in-process bus): a store publishes on it directly instead of through its outbox
+    publish_may_wait: ClassVar[bool] = True
 
     def __init__(self, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
         self.max_payload_bytes = max_payload_bytes

@@ -23,6 +23,7 @@ class _DurableGroup:
 class InMemoryEventBus(EventBus):
     name = "memory"
     supports_history = True
+    publish_may_wait = False
 
     def __init__(self, *, history_size: int = 1000, max_payload_bytes: int | None = None) -> None:
         super().__init__(**({"max_payload_bytes": max_payload_bytes} if max_payload_bytes else {}))

@@ -2,6 +2,15 @@
 
 The order at the end matters: every span (the reward included) is sent *before* the attempt is
 marked finished, so whoever waits for the rollout to finish finds its spans already stored.
+
+The periodic flush is never cancelled in the middle of a send: a batch the store had already
+stored, but whose answer the cancelled task never saw, would be sent again by the final flush
+(the store would acknowledge it without storing it twice, but the runner should not rely on
+that). The loop is told to stop and finishes its send first.
+
+When the store answers ``attempt superseded`` (409) to a heartbeat, a span batch or the finish,
+this attempt is no longer the rollout's live one: the agent is stopped, one line is logged, and
+nothing more is written for it.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..agent import LitAgent
-from ..errors import ConflictError, NotFoundError, PayloadTooLargeError
+from ..errors import AttemptSupersededError, ConflictError, NotFoundError, PayloadTooLargeError
 from ..runtime.context import AttemptContext, reset_context, set_context
 from ..store.base import LightningStore
 from ..tracer import Tracer
@@ -31,6 +40,13 @@ log = logging.getLogger(__name__)
 #: awaited with (rollout_id, attempt_id) after the runner's spans are sent and before the attempt
 #: is marked finished: a Trainer uses it to flush the in-process LLM proxy's spans of the attempt
 BeforeFinish = Callable[[str, str], Awaitable[None]]
+
+#: tries of the final span flush and of the finish while the store is unreachable: about 30 s
+#: (backoff up to 2 s), enough for a server restart. Giving up sooner turned a finished attempt
+#: into a failed one ("spans could not be sent") that the default config does not retry. Past
+#: the store's unresponsive limit the attempt is revived by the late report, or fenced off if a
+#: retry already took over: either way it never counts twice.
+FINISH_TRIES = 20
 
 #: attempt metadata key holding the (shortened) traceback of a failed agent
 TRACEBACK_KEY = "traceback"
@@ -86,6 +102,7 @@ class _State:
     store_status: AttemptStatus | None = None
     store_error: str | None = None
     abort_reason: str | None = None
+    superseded: bool = False  # the store fenced this attempt off: write nothing more
 
 
 class AttemptExecution:
@@ -118,6 +135,7 @@ class AttemptExecution:
         )
         self._state = _State()
         self._flush_lock = asyncio.Lock()
+        self._stop_flushing = asyncio.Event()
         self._agent_task: asyncio.Task[float | None] | None = None
 
     @property
@@ -141,18 +159,20 @@ class AttemptExecution:
         self._agent_task = asyncio.create_task(self._call_agent(), name=f"agent-{self.rollout_id}")
         if abort_reason is not None:
             self.abort(abort_reason)
-        helpers = [
-            asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat-{self.attempt_id}"),
-            asyncio.create_task(self._flush_loop(), name=f"flush-{self.attempt_id}"),
-        ]
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat-{self.attempt_id}")
+        flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.attempt_id}")
         try:
             reward, error, tb = await self._await_agent()
         finally:
-            for task in helpers:
-                task.cancel()
-            for task in helpers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            heartbeat.cancel()
+            self._stop_flushing.set()  # not cancel(): a send in flight completes (see module doc)
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            try:
+                await asyncio.shield(flusher)
+            except asyncio.CancelledError:
+                flusher.cancel()  # this run itself was cancelled: do not wait
+                raise
         report = await self._finish(reward, error, tb)
         report.duration = time.monotonic() - start
         return report
@@ -195,7 +215,11 @@ class AttemptExecution:
             self.ctx.emit_reward(reward)
         lost = 0
         try:
-            await with_retries(self._flush, what=f"sending spans of attempt {self.attempt_id}")
+            await with_retries(
+                self._flush, what=f"sending spans of attempt {self.attempt_id}", tries=FINISH_TRIES
+            )
+        except AttemptSupersededError as exc:
+            self._superseded(exc)
         except Exception as exc:
             lost = len(state.unsent)
             log.error("attempt %s: %d spans could not be sent: %s", self.attempt_id, lost, exc)
@@ -227,7 +251,12 @@ class AttemptExecution:
                     self.rollout_id, self.attempt_id, status=status, error=error, metadata=metadata
                 ),
                 what=f"finishing attempt {self.attempt_id}",
+                tries=FINISH_TRIES,
             )
+        except AttemptSupersededError as exc:
+            self._superseded(exc)
+            report.ended_by = EndedBy.STORE
+            report.status = None
         except (ConflictError, NotFoundError) as exc:
             # The watchdog or a cancel got there first; the store's verdict stands.
             log.info("attempt %s ended in the store before the runner finished it: %s", self.attempt_id, exc)
@@ -235,7 +264,10 @@ class AttemptExecution:
             report.status = None
         except Exception as exc:
             log.error(
-                "attempt %s: could not record its end (%s); the store's watchdog will", self.attempt_id, exc
+                "attempt %s: could not record its end (%s); the store's watchdog will end it once "
+                "its heartbeats stop, and retry the rollout if attempts remain",
+                self.attempt_id,
+                exc,
             )
         return report
 
@@ -251,6 +283,9 @@ class AttemptExecution:
             await asyncio.sleep(interval)
             try:
                 attempt = await self.store.heartbeat(self.rollout_id, self.attempt_id)
+            except AttemptSupersededError as exc:
+                self._superseded(exc)
+                return
             except (ConflictError, NotFoundError) as exc:
                 self._ended_in_store(None, str(exc))
                 return
@@ -260,6 +295,21 @@ class AttemptExecution:
             if attempt.status is not AttemptStatus.RUNNING:
                 self._ended_in_store(attempt.status, attempt.error)
                 return
+
+    def _superseded(self, exc: AttemptSupersededError) -> None:
+        """The store fenced this attempt off: log it once, stop the agent, send nothing more."""
+        state = self._state
+        if not state.superseded:
+            log.warning("attempt %s of rollout %s stopped: %s", self.attempt_id, self.rollout_id, exc)
+        state.superseded = True
+        state.ended_by = EndedBy.STORE
+        state.store_status = None
+        state.store_error = str(exc)
+        state.unsent.clear()
+        self._stop_flushing.set()
+        task = self._agent_task
+        if task is not None and not task.done():
+            task.cancel()
 
     def _ended_in_store(self, status: AttemptStatus | None, error: str | None) -> None:
         """The store ended the attempt (timeout, cancel, superseded): stop the agent, move on."""
@@ -281,10 +331,17 @@ class AttemptExecution:
 
     # ------------------------------------------------------------------ spans
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.flush_interval)
+        """Flush every ``flush_interval`` until told to stop; a send in progress is never cut."""
+        while not self._stop_flushing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_flushing.wait(), self.settings.flush_interval)
+            if self._stop_flushing.is_set():
+                return  # the final flush in ``_finish`` sends what is left
             try:
                 await self._flush()
+            except AttemptSupersededError as exc:
+                self._superseded(exc)
+                return
             except Exception as exc:
                 if not is_transient(exc):
                     log.error("attempt %s: dropping spans the store refuses: %s", self.attempt_id, exc)
@@ -296,6 +353,9 @@ class AttemptExecution:
         """Send every pending span: one ``add_spans`` call per ``max_batch_spans`` spans."""
         async with self._flush_lock:
             state = self._state
+            if state.superseded:
+                self.ctx.take_pending()  # nothing of this attempt may be written any more
+                return
             state.unsent.extend(self.ctx.take_pending())
             while state.unsent:
                 batch = state.unsent[: self.settings.max_batch_spans]

@@ -34,12 +34,29 @@ def parse_json(body: bytes, model: type[M]) -> M:
     schemathesis checks (tests/core/test_api_fuzz.py)."""
     if not body:
         raise InvalidRequestError(f"request body is empty; send a JSON object ({model.__name__})")
+    if b"NaN" in body or b"Infinity" in body:
+        refuse_non_finite_numbers(body)
     try:
         return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise InvalidRequestError(f"request body is not valid JSON: {exc.errors()[0]['msg']}") from None
         raise BodyValidationError(exc) from None
+
+
+def refuse_non_finite_numbers(body: bytes) -> None:
+    """``NaN`` and ``Infinity`` are not JSON; pydantic reads them, and a store would keep them as
+    ``null`` (what JSON encoders write for them), so a value would change silently. Only bodies
+    with those words anywhere are parsed a second time (by orjson, which refuses them)."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "NaN" in str(exc) or "Infinity" in str(exc) or b"NaN" in body or b"Infinity" in body:
+            raise InvalidRequestError(
+                "request body has NaN or Infinity, which JSON does not allow and the store cannot keep; "
+                "send null or a finite number (or the value as a string)"
+            ) from None
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
 
 
 class BodyValidationError(Exception):

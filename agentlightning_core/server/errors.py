@@ -96,7 +96,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "InternalServerError", f"{type(exc).__name__}: {exc}")
+    # the exception's text may quote SQL, paths or data: it goes to the server's log, not the body
+    return error_response(
+        500, "InternalServerError", f"internal error ({type(exc).__name__}); the server's log has the details"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,8 +1,15 @@
 """Request body size limit (413), enforced while the body streams in.
 
-A declared ``Content-Length`` over the limit is refused before anything is read; a chunked body
-is counted as it arrives and refused as soon as it passes the limit, so a client cannot make
+A declared ``Content-Length`` over the limit is refused without buffering anything; a chunked
+body is counted as it arrives and refused as soon as it passes the limit, so a client cannot make
 the server buffer an unbounded upload.
+
+Refusing a declared body, the server still reads it (and throws it away) before answering, up
+to ``DRAIN_MAX_BYTES``: a server that closes a connection with an upload still arriving makes
+the kernel reset it, and a client that writes its whole body before reading (Python's
+``http.client``, many others) then sees ``ConnectionResetError`` instead of the 413. A body
+declared larger than that is not worth reading; it is refused at once and the client may see
+the reset.
 """
 
 from __future__ import annotations
@@ -11,6 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PayloadTooLargeError
 from .errors import error_response
+
+#: a refused body up to this size is read and discarded so the client gets to read the 413
+DRAIN_MAX_BYTES = 256 * 1024 * 1024
 
 
 def _too_large(size: int | str, limit: int) -> str:
@@ -39,6 +49,8 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > limit:
+                    if declared <= DRAIN_MAX_BYTES:
+                        await _discard_body(receive)
                     response = error_response(413, "PayloadTooLargeError", _too_large(declared, limit))
                     response.headers["connection"] = "close"
                     await response(scope, receive, send)
@@ -56,3 +68,11 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+async def _discard_body(receive: Receive) -> None:
+    """Read the request body to its end without keeping it."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return

@@ -31,12 +31,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ..errors import InvalidRequestError, NotFoundError
 from ..pagination import Page
 from ..store.base import LightningStore
 from ..types import Attempt, AttemptedRollout, ResourcesUpdate, Rollout, Span, Worker
+from ..types.limits import WORKER_ID_MAX_LENGTH
 from ..wire import MAX_WAIT_SECONDS, STORE_PREFIX
 from .codec import JSON, json_response, list_response, model_response, parse_body
 from .hotpath import HotOperations
@@ -183,7 +184,9 @@ def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSi
 
     # ------------------------------------------------------------------- workers
     @router.put("/workers/{worker_id}", response_model=Worker, openapi_extra=body_spec(Worker))
-    async def update_worker(worker_id: str, request: Request) -> Response:
+    async def update_worker(
+        request: Request, worker_id: str = Path(max_length=WORKER_ID_MAX_LENGTH)
+    ) -> Response:
         worker = await parse_body(request, Worker)
         if worker.worker_id != worker_id:
             raise InvalidRequestError(
@@ -205,6 +208,9 @@ def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSi
 
     @router.get("/statistics", response_model=dict[str, Any])
     async def statistics() -> Response:
-        return json_response(await store.statistics())
+        stats = await store.statistics()
+        if store.outbox is not None:  # events waiting for (or dropped during) a bus outage
+            stats["outbox"] = store.outbox.statistics()
+        return json_response(stats)
 
     return router

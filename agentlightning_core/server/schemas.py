@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..types import AttemptStatus, Resource, RolloutMode, RolloutRequest, RolloutStatus, Span
+from ..types.limits import WorkerId
 from ..wire import MAX_WAIT_SECONDS
 
 
@@ -23,7 +24,7 @@ class EnqueueRequest(_Request):
 
 
 class DequeueRequest(_Request):
-    worker_id: str | None = None
+    worker_id: WorkerId | None = None
 
 
 class QueryRolloutsRequest(_Request):

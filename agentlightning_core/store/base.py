@@ -2,17 +2,25 @@
 
 Semantics all backends share (pinned by ``tests/conformance``):
 
-* ``dequeue_rollout`` is FIFO by enqueue order (a requeued rollout goes to the back) and
-  atomic: concurrent dequeuers never receive the same rollout.
+* ``dequeue_rollout`` is FIFO by enqueue order and atomic: concurrent dequeuers never receive
+  the same rollout. A requeued rollout (a retry) goes to the head of the queue, ahead of every
+  rollout never tried; retries among themselves keep enqueue order.
 * Finishing the *latest* attempt of a rollout decides the rollout: ``succeeded`` ends it;
   ``failed``/``timeout``/``unresponsive`` requeue it while ``config.max_attempts`` allows and
-  the status is in ``config.retry_on``, else fail it. Updates to superseded attempts are kept
-  on the attempt and never change the rollout.
+  the status is in ``config.retry_on``, else fail it (default: 3 attempts, retried on
+  ``timeout`` and ``unresponsive``).
+* Fencing: heartbeats, spans and status updates from an attempt that is no longer its rollout's
+  live one (a newer attempt exists, it timed out, it is unresponsive with its rollout final, or
+  the rollout was cancelled) raise ``AttemptSupersededError`` (409) and change nothing, so a
+  rollout has at most one succeeded attempt (:func:`~.transitions.check_live`).
 * An ``unresponsive`` attempt that reports again (heartbeat, span or status) while it is still
   the latest attempt and its rollout is not final is revived: attempt and rollout are running
   again and the rollout leaves the queue. ``timeout`` is terminal.
 * Spans of one attempt get increasing ``sequence_id`` in arrival order unless the sender set
-  one; spans of finished attempts are still stored (nothing is lost).
+  one; late spans of an attempt its own runner finished are still stored. ``(rollout_id,
+  attempt_id, span_id)`` is unique: a span sent again is answered with the stored copy.
+* Events go out after the change, through the store's outbox for a networked bus: a bus
+  outage never delays a store operation (see ``bus/outbox.py``).
 * The watchdog (``sweep``) ends attempts past ``timeout_seconds`` (``timeout``) or silent
   longer than ``unresponsive_seconds`` (``unresponsive``), so nothing waits on a dead runner.
   A rollout that sets no ``unresponsive_seconds`` gets the store's
@@ -53,6 +61,10 @@ from ..types import (
 
 if TYPE_CHECKING:
     from ..bus.base import EventBus
+    from ..bus.outbox import Outbox
+
+#: how often a waiter polls the store while the bus is down (events may not come)
+POLL_DURING_BUS_OUTAGE = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +89,14 @@ class LightningStore(ABC):
     watchdog_interval: float = 1.0
     #: safety re-check period of ``wait_for_rollouts`` when events may come from another process
     wait_recheck_interval: float = 5.0
+    #: events the outbox holds while the bus is down before it drops the oldest (see ``bus/outbox.py``)
+    outbox_max_events: int = 10_000
 
     def __init__(
         self, *, default_unresponsive_seconds: float | None | UseEnvironment = FROM_ENVIRONMENT
     ) -> None:
         self.bus: EventBus | None = None
+        self._outbox: Outbox | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self._started = False
         self._default_unresponsive_seconds: float | None = None
@@ -129,6 +144,20 @@ class LightningStore(ABC):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watchdog_task
             self._watchdog_task = None
+        if self._outbox is not None:
+            outbox, self._outbox = self._outbox, None
+            await outbox.close()
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """Where this store's events wait for a bus that may be down; ``None`` until the first
+        event on such a bus (the in-process bus is published on directly)."""
+        return self._outbox
+
+    @property
+    def bus_in_outage(self) -> bool:
+        """True while the bus refuses events: waiters then poll the store."""
+        return self._outbox is not None and self._outbox.in_outage
 
     async def __aenter__(self) -> LightningStore:
         await self.start()
@@ -288,9 +317,17 @@ class LightningStore(ABC):
         ids = list(dict.fromkeys(rollout_ids))
         deadline = None if timeout is None else time.monotonic() + timeout
         subscription = self.bus.subscribe([Topic.ROLLOUTS]) if self.bus is not None else None
+        poll = 0.05
         try:
             if subscription is not None:
-                await subscription.ready()
+                try:
+                    await subscription.ready()
+                except Exception as exc:  # the bus is down: the store itself is the source of truth
+                    log.info(
+                        "waiting for rollouts by polling the store: the event bus is unavailable (%s)", exc
+                    )
+                    await subscription.close()
+                    subscription, poll = None, POLL_DURING_BUS_OUTAGE
             first = True
             while True:
                 page = await self.query_rollouts(rollout_ids=ids)
@@ -308,8 +345,10 @@ class LightningStore(ABC):
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - time.monotonic()))
                 if subscription is None:
-                    await asyncio.sleep(min(wait, 0.05))
+                    await asyncio.sleep(min(wait, poll))
                     continue
+                if self.bus_in_outage:  # events may not come: look at the store itself
+                    wait = min(wait, POLL_DURING_BUS_OUTAGE)
                 await _wait_for_final_event(subscription, remaining, wait)
         finally:
             if subscription is not None:
@@ -317,12 +356,26 @@ class LightningStore(ABC):
 
     # ----------------------------------------------------------------- event helper
     async def _publish(self, topic: str, type_: str, payload: dict[str, Any]) -> None:
-        if self.bus is None:
+        """Send an event about a change already committed; never waits on a networked bus.
+
+        The in-process bus takes it at once. Any other goes through the store's outbox (see
+        ``bus/outbox.py``), so a bus outage delays events instead of the store's answers.
+        """
+        bus = self.bus
+        if bus is None:
             return
-        try:
-            await self.bus.publish(Event(topic=topic, type=type_, payload=payload))
-        except Exception:  # the store's write already happened; a bus outage must not undo it
-            log.warning("could not publish %s event on %s", type_, topic, exc_info=True)
+        event = Event(topic=topic, type=type_, payload=payload)
+        if not bus.publish_may_wait:
+            try:
+                await bus.publish(event)
+            except Exception as exc:  # the write already happened; a bus error must not undo it
+                log.warning("could not publish %s event on %s: %s", type_, topic, exc)
+            return
+        if self._outbox is None or self._outbox.bus is not bus:
+            from ..bus.outbox import Outbox  # imported on use: most stores never need it
+
+            self._outbox = Outbox(bus, max_events=self.outbox_max_events)
+        self._outbox.put(event)
 
     async def _publish_rollout(self, rollout: Rollout, type_: str = EventType.ROLLOUT_STATUS_CHANGED) -> None:
         await self._publish(

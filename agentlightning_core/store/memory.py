@@ -36,6 +36,7 @@ from .base import FROM_ENVIRONMENT, LATEST, AttemptSelector, LightningStore, Use
 from .transitions import (
     CANCELLED_ERROR,
     can_revive,
+    check_live,
     check_status_change,
     overdue_status,
     rollout_status_after,
@@ -69,10 +70,15 @@ class InMemoryStore(LightningStore):
             self.watchdog_interval = watchdog_interval
         self._rollouts: dict[str, Rollout] = {}
         self._queue: OrderedDict[str, None] = OrderedDict()
+        #: requeued rollouts (rollout_id -> enqueue position): served before ``_queue``, oldest first
+        self._retries: dict[str, int] = {}
+        self._positions: dict[str, int] = {}
         self._attempts: dict[str, list[Attempt]] = {}
         self._attempt_index: dict[str, Attempt] = {}
         self._running: dict[str, Attempt] = {}
         self._spans: dict[str, list[Span]] = {}
+        #: attempt_id -> span_id -> the stored span: a re-sent span is answered, not stored again
+        self._span_ids: dict[str, dict[str, Span]] = {}
         self._span_seq: dict[str, int] = {}
         self._span_count = 0
         self._resources: dict[str, ResourcesUpdate] = {}
@@ -103,15 +109,20 @@ class InMemoryStore(LightningStore):
             self._rollouts[rollout.rollout_id] = rollout
             self._attempts[rollout.rollout_id] = []
             self._queue[rollout.rollout_id] = None
+            self._positions[rollout.rollout_id] = len(self._positions)
             created.append(_detached(rollout))
         for rollout in created:
             await self._publish_rollout(rollout, EventType.ROLLOUT_ENQUEUED)
         return created
 
     async def dequeue_rollout(self, worker_id: str | None = None) -> AttemptedRollout | None:
-        if not self._queue:
+        if self._retries:  # a retry keeps its place at the head of the queue
+            rollout_id = min(self._retries, key=self._retries.__getitem__)
+            del self._retries[rollout_id]
+        elif self._queue:
+            rollout_id, _ = self._queue.popitem(last=False)
+        else:
             return None
-        rollout_id, _ = self._queue.popitem(last=False)
         rollout = self._rollouts[rollout_id]
         now = time.time()
         attempts = self._attempts[rollout_id]
@@ -174,7 +185,7 @@ class InMemoryStore(LightningStore):
         rollout = self._get_rollout(rollout_id)
         if rollout.status.is_final:
             return _detached(rollout)
-        self._queue.pop(rollout_id, None)
+        self._unqueue(rollout_id)
         changed: list[Attempt] = []
         for attempt in self._attempts[rollout_id]:
             if attempt.status in (AttemptStatus.RUNNING, AttemptStatus.UNRESPONSIVE):
@@ -201,6 +212,7 @@ class InMemoryStore(LightningStore):
         metadata: dict[str, Any] | None = None,
     ) -> Attempt:
         rollout, attempt = self._get_attempt(rollout_id, attempt_id)
+        check_live(rollout, attempt, self._is_latest(attempt))
         if status is not None:
             check_status_change(attempt, status)
         revived = self._touch(rollout, attempt)
@@ -234,9 +246,16 @@ class InMemoryStore(LightningStore):
         touched: dict[str, tuple[Rollout, Attempt]] = {}
         for span in spans:
             if span.attempt_id not in touched:
-                touched[span.attempt_id] = self._get_attempt(span.rollout_id, span.attempt_id)
+                rollout, attempt = self._get_attempt(span.rollout_id, span.attempt_id)
+                check_live(rollout, attempt, self._is_latest(attempt))  # before anything is stored
+                touched[span.attempt_id] = rollout, attempt
         stored: list[Span] = []
+        added = 0
         for span in spans:
+            known = self._span_ids.setdefault(span.attempt_id, {})
+            if span.span_id in known:  # re-sent (or twice in this batch): acknowledged as stored
+                stored.append(known[span.span_id].model_copy())
+                continue
             seq = self._span_seq.get(span.attempt_id, 0)
             if span.sequence_id is None:
                 seq += 1
@@ -246,8 +265,10 @@ class InMemoryStore(LightningStore):
                 span = span.model_copy()
             self._span_seq[span.attempt_id] = seq
             self._spans.setdefault(span.attempt_id, []).append(span)
-            stored.append(span)
-        self._span_count += len(stored)
+            known[span.span_id] = span
+            stored.append(span.model_copy())
+            added += 1
+        self._span_count += added
         for rollout, attempt in touched.values():
             if self._touch(rollout, attempt):
                 await self._publish_attempt(attempt)
@@ -350,7 +371,11 @@ class InMemoryStore(LightningStore):
         attempts = Counter(a.status.value for a in self._attempt_index.values())
         return {
             "backend": "memory",
-            "rollouts": {"total": len(self._rollouts), "queued": len(self._queue), **dict(rollouts)},
+            "rollouts": {
+                "total": len(self._rollouts),
+                "queued": len(self._queue) + len(self._retries),
+                **dict(rollouts),
+            },
             "attempts": {"total": len(self._attempt_index), **dict(attempts)},
             "spans": {"total": self._span_count},
             "resources": {"versions": len(self._resources), "latest": self._latest_resources},
@@ -402,6 +427,7 @@ class InMemoryStore(LightningStore):
 
     def _touch(self, rollout: Rollout, attempt: Attempt) -> bool:
         """Heartbeat; revive an unresponsive attempt if allowed. True when it was revived."""
+        check_live(rollout, attempt, self._is_latest(attempt))
         attempt.last_heartbeat = time.time()
         if not can_revive(rollout, attempt, self._is_latest(attempt)):
             return False
@@ -409,9 +435,13 @@ class InMemoryStore(LightningStore):
         attempt.end_time = None
         attempt.error = None
         self._running[attempt.attempt_id] = attempt
-        self._queue.pop(rollout.rollout_id, None)
+        self._unqueue(rollout.rollout_id)
         rollout.status = RolloutStatus.RUNNING
         return True
+
+    def _unqueue(self, rollout_id: str) -> None:
+        self._queue.pop(rollout_id, None)
+        self._retries.pop(rollout_id, None)
 
     def _end_attempt(self, attempt: Attempt, status: AttemptStatus, error: str | None) -> None:
         attempt.status = status
@@ -426,7 +456,7 @@ class InMemoryStore(LightningStore):
             return False
         if new_status is RolloutStatus.QUEUED:
             rollout.status = RolloutStatus.QUEUED
-            self._queue[rollout.rollout_id] = None
+            self._retries[rollout.rollout_id] = self._positions[rollout.rollout_id]
         else:
             self._set_rollout_status(rollout, new_status)
         return True

@@ -6,7 +6,7 @@ the memory store cannot drift apart.
 
 from __future__ import annotations
 
-from ..errors import ConflictError, InvalidRequestError
+from ..errors import AttemptSupersededError, ConflictError, InvalidRequestError
 from ..types import Attempt, AttemptStatus, Rollout, RolloutConfig, RolloutStatus
 
 CANCELLED_ERROR = "rollout cancelled"
@@ -55,8 +55,41 @@ def overdue_status(
 
 
 def can_revive(rollout: Rollout, attempt: Attempt, is_latest: bool) -> bool:
-    """An unresponsive attempt that reports again comes back if nothing replaced it."""
+    """An unresponsive attempt that reports again comes back if nothing replaced it (callers
+    ran :func:`check_live` first, which refuses the rest)."""
     return attempt.status is AttemptStatus.UNRESPONSIVE and is_latest and not rollout.status.is_final
+
+
+def check_live(rollout: Rollout, attempt: Attempt, is_latest: bool) -> None:
+    """The fencing check every write from an attempt's worker passes first (heartbeat, spans, status).
+
+    The attempt's ``sequence`` is its fencing token: only the rollout's latest attempt may write,
+    and only while the store has not ended it for good. Refused (``AttemptSupersededError``, 409):
+
+    * a newer attempt exists (this one was given up on and the rollout retried);
+    * the watchdog timed it out (``timeout`` is terminal);
+    * it is ``unresponsive`` and its rollout is final (no retry was left);
+    * its rollout was cancelled.
+
+    An ``unresponsive`` attempt that is still the latest, with its rollout not final, passes: it
+    is revived (nothing replaced it). An attempt its own runner ended (``succeeded``/``failed``)
+    passes: late spans and a repeated finish of the same runner are accepted.
+    """
+    reason = None
+    if not is_latest:
+        reason = f"attempt #{rollout.num_attempts} replaced it"
+    elif attempt.status is AttemptStatus.TIMEOUT:
+        reason = "the watchdog timed it out"
+    elif rollout.status is RolloutStatus.CANCELLED:
+        reason = "the rollout was cancelled"
+    elif attempt.status is AttemptStatus.UNRESPONSIVE and rollout.status.is_final:
+        reason = "the watchdog gave up on it (unresponsive)"
+    if reason is None:
+        return
+    raise AttemptSupersededError(
+        f"attempt superseded: attempt {attempt.attempt_id} (#{attempt.sequence}) of rollout "
+        f"{rollout.rollout_id} may no longer write: {reason}; the rollout is {rollout.status.value!r}"
+    )
 
 
 def check_status_change(attempt: Attempt, new_status: AttemptStatus) -> None:

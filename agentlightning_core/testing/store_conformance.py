@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from ..errors import ConflictError, InvalidRequestError, NotFoundError
+from ..errors import AttemptSupersededError, ConflictError, InvalidRequestError, NotFoundError
 from ..reward import final_reward
 from ..store.base import LATEST, LightningStore
 from ..types import (
     LLM,
+    RETRYABLE_STATUSES,
     AttemptStatus,
     PromptTemplate,
     Reward,
@@ -36,7 +37,10 @@ from ..types import (
     WorkerStatus,
 )
 
-RETRY3 = RolloutConfig(max_attempts=3)
+#: three attempts, retried on every failure (``failed`` included, which the default leaves out)
+RETRY3 = RolloutConfig(max_attempts=3, retry_on=list(RETRYABLE_STATUSES))
+#: one attempt: the first verdict is final
+ONCE = RolloutConfig(max_attempts=1)
 
 
 async def _run(store: LightningStore, **kwargs: Any) -> tuple[str, str]:
@@ -171,17 +175,52 @@ class StoreConformance:
         second = await asyncio.gather(*(store.dequeue_rollout() for _ in range(10)))
         assert sorted(r.rollout.input for r in second if r is not None) == list(range(10, 20))
 
-    async def test_requeued_rollout_goes_to_the_back(self, store: LightningStore) -> None:
+    async def test_requeued_rollout_keeps_its_place_at_the_head(self, store: LightningStore) -> None:
         first = await store.enqueue_rollout("first", config=RETRY3)
         await store.enqueue_rollout("second")
         got = await store.dequeue_rollout()
         assert got is not None and got.rollout.rollout_id == first.rollout_id
         await store.update_attempt(first.rollout_id, got.attempt.attempt_id, status=AttemptStatus.FAILED)
-        nxt = await store.dequeue_rollout()
-        assert nxt is not None and nxt.rollout.input == "second"
         again = await store.dequeue_rollout()
         assert again is not None and again.rollout.rollout_id == first.rollout_id
         assert again.attempt.sequence == 2
+        nxt = await store.dequeue_rollout()
+        assert nxt is not None and nxt.rollout.input == "second"
+
+    async def test_retries_go_first_in_enqueue_order(self, store: LightningStore) -> None:
+        """Retries are served before fresh rollouts, and among themselves oldest first."""
+        config = RolloutConfig(unresponsive_seconds=1)
+        await store.enqueue_rollouts([RolloutRequest(input=i, config=config) for i in range(4)])
+        taken = [await store.dequeue_rollout() for _ in range(3)]
+        assert [t.rollout.input for t in taken if t is not None] == [0, 1, 2]
+        await store.sweep(now=time.time() + 3)  # all three runners went silent
+        order = [await store.dequeue_rollout() for _ in range(4)]
+        assert [(o.rollout.input, o.attempt.sequence) for o in order if o is not None] == [
+            (0, 2),
+            (1, 2),
+            (2, 2),
+            (3, 1),
+        ]
+
+    async def test_rollout_without_config_is_retried_when_its_runner_dies(
+        self, store: LightningStore
+    ) -> None:
+        """The default config: a crash (silence) costs an attempt, not the rollout; up to 3."""
+        rollout = await store.enqueue_rollout("t")
+        assert rollout.config.max_attempts == 3
+        limit = _default_limit(store)
+        for sequence in (1, 2, 3):
+            got = await store.dequeue_rollout(f"dead-{sequence}")
+            assert got is not None and got.attempt.sequence == sequence
+            await store.sweep(now=time.time() + limit + 1)
+        final = await store.get_rollout(rollout.rollout_id)
+        assert final is not None and final.status is RolloutStatus.FAILED and final.num_attempts == 3
+
+    async def test_agent_failure_is_not_retried_by_default(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        await store.update_attempt(rid, aid, status=AttemptStatus.FAILED, error="bad answer")
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.FAILED and got.num_attempts == 1
 
     async def test_concurrent_enqueue_and_dequeue_lose_nothing(self, store: LightningStore) -> None:
         async def producer(k: int) -> None:
@@ -355,7 +394,7 @@ class StoreConformance:
 
     # ----------------------------------------------------------------- watchdog
     async def test_sweep_marks_timeout_and_fails_rollout(self, store: LightningStore) -> None:
-        rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=1))
+        rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=1, max_attempts=1))
         changed = await store.sweep(now=time.time() + 5)
         assert [a.attempt_id for a in changed] == [aid]
         assert changed[0].status is AttemptStatus.TIMEOUT
@@ -376,7 +415,7 @@ class StoreConformance:
         assert got is not None and got.status is RolloutStatus.QUEUED
 
     async def test_unresponsive_without_retries_fails_rollout(self, store: LightningStore) -> None:
-        rid, _ = await _run(store, config=RolloutConfig(unresponsive_seconds=1))
+        rid, _ = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=1))
         await store.sweep(now=time.time() + 3)
         got = await store.get_rollout(rid)
         assert got is not None and got.status is RolloutStatus.FAILED
@@ -407,7 +446,7 @@ class StoreConformance:
         self, store: LightningStore
     ) -> None:
         limit = _default_limit(store)
-        rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=limit * 10))
+        rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=limit * 10, max_attempts=1))
         changed = await store.sweep(now=time.time() + limit + 1)
         assert [(a.attempt_id, a.status) for a in changed] == [(aid, AttemptStatus.UNRESPONSIVE)]
         got = await store.get_rollout(rid)
@@ -430,7 +469,7 @@ class StoreConformance:
     async def test_watchdog_recovers_a_dead_runner_without_limits(self, store: LightningStore) -> None:
         """A rollout enqueued with no config at all, whose runner never reports again, ends."""
         watchdog_store(store).default_unresponsive_seconds = 0.2
-        rollout = await store.enqueue_rollout("t")
+        rollout = await store.enqueue_rollout("t", config=ONCE)
         assert await store.dequeue_rollout("dead-runner") is not None
         finished = await store.wait_for_rollouts([rollout.rollout_id], timeout=5)
         assert [r.status for r in finished] == [RolloutStatus.FAILED]
@@ -481,24 +520,70 @@ class StoreConformance:
         assert got is not None and got.status is RolloutStatus.SUCCEEDED
         assert await store.dequeue_rollout() is None
 
-    async def test_superseded_attempt_reports_do_not_change_rollout(self, store: LightningStore) -> None:
+    async def test_superseded_attempt_writes_are_refused(self, store: LightningStore) -> None:
+        """Fencing: once a newer attempt exists, the old one's spans, heartbeats and finish get
+        ``attempt superseded`` (409) and change nothing."""
         rid, old = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=2))
         await store.sweep(now=time.time() + 3)
         new = await store.dequeue_rollout("w2")
         assert new is not None
-        await store.add_span(_span(rid, old, "zombie"))
-        await store.heartbeat(rid, old)
-        stale = await store.update_attempt(rid, old, status=AttemptStatus.SUCCEEDED)
-        assert stale.status is AttemptStatus.SUCCEEDED
+        with pytest.raises(AttemptSupersededError, match="attempt superseded"):
+            await store.add_span(_span(rid, old, "zombie"))
+        with pytest.raises(AttemptSupersededError, match="attempt superseded"):
+            await store.heartbeat(rid, old)
+        with pytest.raises(AttemptSupersededError, match="attempt superseded.*'running'"):
+            await store.update_attempt(rid, old, status=AttemptStatus.SUCCEEDED)
         got = await store.get_rollout(rid)
         assert got is not None and got.status is RolloutStatus.RUNNING
-        latest = await store.get_latest_attempt(rid)
-        assert latest is not None and latest.attempt_id == new.attempt.attempt_id
-        assert latest.status is AttemptStatus.RUNNING
-        assert [s.name for s in await store.query_spans(rid, attempt_id=old)] == ["zombie"]
+        attempts = await store.get_attempts(rid)
+        assert [a.status for a in attempts] == [AttemptStatus.UNRESPONSIVE, AttemptStatus.RUNNING]
+        assert await store.query_spans(rid, attempt_id=old) == []
+
+    async def test_a_rollout_has_at_most_one_succeeded_attempt(self, store: LightningStore) -> None:
+        """A runner paused past its limit comes back and reports success while the retry runs:
+        only the live attempt's success counts, whichever reports first."""
+        config = RolloutConfig(unresponsive_seconds=1, max_attempts=3)
+        rollouts = await store.enqueue_rollouts([RolloutRequest(input=i, config=config) for i in range(6)])
+        stale = {}
+        for _ in rollouts:
+            got = await store.dequeue_rollout("paused")
+            assert got is not None
+            stale[got.rollout.rollout_id] = got.attempt.attempt_id
+        await store.sweep(now=time.time() + 3)
+        fresh = {}
+        for _ in rollouts:
+            got = await store.dequeue_rollout("fresh")
+            assert got is not None and got.attempt.sequence == 2
+            fresh[got.rollout.rollout_id] = got.attempt.attempt_id
+
+        async def finish(rid: str, aid: str) -> bool:
+            try:
+                await store.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
+            except AttemptSupersededError:
+                return False
+            return True
+
+        results = await asyncio.gather(
+            *(finish(rid, aid) for rid in stale for aid in (stale[rid], fresh[rid]))
+        )
+        assert results == [False, True] * len(rollouts)
+        for rollout in rollouts:
+            attempts = await store.get_attempts(rollout.rollout_id)
+            assert [a.status for a in attempts].count(AttemptStatus.SUCCEEDED) == 1
+            final = await store.get_rollout(rollout.rollout_id)
+            assert final is not None and final.status is RolloutStatus.SUCCEEDED
+
+    async def test_finish_after_the_rollout_ended_names_its_real_status(self, store: LightningStore) -> None:
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=1))
+        await store.sweep(now=time.time() + 3)
+        with pytest.raises(AttemptSupersededError, match="the rollout is 'failed'"):
+            await store.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
+        got = await store.get_rollout(rid)
+        assert got is not None and got.status is RolloutStatus.FAILED
 
     async def test_unresponsive_then_late_failure_uses_a_retry(self, store: LightningStore) -> None:
-        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=2))
+        config = RolloutConfig(unresponsive_seconds=1, max_attempts=2, retry_on=list(RETRYABLE_STATUSES))
+        rid, aid = await _run(store, config=config)
         await store.sweep(now=time.time() + 3)
         late = await store.update_attempt(rid, aid, status=AttemptStatus.FAILED, error="late crash")
         assert late.status is AttemptStatus.FAILED and late.error == "late crash"
@@ -507,12 +592,14 @@ class StoreConformance:
         again = await store.dequeue_rollout("w2")
         assert again is not None and again.rollout.rollout_id == rid and again.attempt.sequence == 2
 
-    async def test_late_span_after_give_up_is_kept_and_reopens_nothing(self, store: LightningStore) -> None:
-        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1))
+    async def test_late_span_after_give_up_is_refused_and_reopens_nothing(
+        self, store: LightningStore
+    ) -> None:
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=1))
         await store.sweep(now=time.time() + 3)
-        stored = await store.add_span(_span(rid, aid, "late"))
-        assert stored.sequence_id == 1
-        assert [s.name for s in await store.query_spans(rid, attempt_id=aid)] == ["late"]
+        with pytest.raises(AttemptSupersededError):
+            await store.add_span(_span(rid, aid, "late"))
+        assert await store.query_spans(rid, attempt_id=aid) == []
         latest = await store.get_latest_attempt(rid)
         assert latest is not None and latest.status is AttemptStatus.UNRESPONSIVE
         got = await store.get_rollout(rid)
@@ -522,13 +609,15 @@ class StoreConformance:
     async def test_late_success_after_give_up_does_not_reopen_the_rollout(
         self, store: LightningStore
     ) -> None:
-        """The attempt records what its runner reported; the rollout, already final, stays so."""
-        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1))
+        """The late finish is refused with the rollout's real status; the rollout stays as it ended."""
+        rid, aid = await _run(store, config=RolloutConfig(unresponsive_seconds=1, max_attempts=1))
         await store.sweep(now=time.time() + 3)
         (failed,) = await store.wait_for_rollouts([rid], timeout=1)
         assert failed.status is RolloutStatus.FAILED
-        late = await store.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
-        assert late.status is AttemptStatus.SUCCEEDED
+        with pytest.raises(AttemptSupersededError, match="'failed'"):
+            await store.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
+        latest = await store.get_latest_attempt(rid)
+        assert latest is not None and latest.status is AttemptStatus.UNRESPONSIVE
         got = await store.get_rollout(rid)
         assert got is not None and got.status is RolloutStatus.FAILED and got.end_time == failed.end_time
 
@@ -537,8 +626,10 @@ class StoreConformance:
         await store.sweep(now=time.time() + 3)
         cancelled = await store.cancel_rollout(rid)
         assert cancelled.status is RolloutStatus.CANCELLED
-        await store.add_span(_span(rid, aid, "late"))
-        await store.heartbeat(rid, aid)
+        with pytest.raises(AttemptSupersededError):
+            await store.add_span(_span(rid, aid, "late"))
+        with pytest.raises(AttemptSupersededError):
+            await store.heartbeat(rid, aid)
         got = await store.get_rollout(rid)
         assert got is not None and got.status is RolloutStatus.CANCELLED
         latest = await store.get_latest_attempt(rid)
@@ -548,13 +639,15 @@ class StoreConformance:
     async def test_timeout_is_terminal(self, store: LightningStore) -> None:
         rid, aid = await _run(store, config=RolloutConfig(timeout_seconds=1, max_attempts=2))
         await store.sweep(now=time.time() + 5)
-        attempt = await store.heartbeat(rid, aid)
-        assert attempt.status is AttemptStatus.TIMEOUT
-        with pytest.raises(ConflictError):
+        with pytest.raises(AttemptSupersededError):
+            await store.heartbeat(rid, aid)
+        with pytest.raises(AttemptSupersededError):
             await store.update_attempt(rid, aid, status=AttemptStatus.SUCCEEDED)
+        latest = await store.get_latest_attempt(rid)
+        assert latest is not None and latest.status is AttemptStatus.TIMEOUT
 
     async def test_watchdog_runs_without_being_called(self, store: LightningStore) -> None:
-        rollout = await store.enqueue_rollout("t", config=RolloutConfig(timeout_seconds=0.2))
+        rollout = await store.enqueue_rollout("t", config=RolloutConfig(timeout_seconds=0.2, max_attempts=1))
         await store.dequeue_rollout()
         finished = await store.wait_for_rollouts([rollout.rollout_id], timeout=5)
         assert [r.status for r in finished] == [RolloutStatus.FAILED]
@@ -727,6 +820,50 @@ class StoreConformance:
         assert [s.span_type for s in spans] == ["reward", "reward"]
         assert final_reward(spans) == 1.0
         assert Reward.from_span(spans[0]).name == "format"
+
+    async def test_the_same_batch_sent_twice_is_stored_once(self, store: LightningStore) -> None:
+        """Idempotent spans: a re-sent batch (its answer was lost) is acknowledged, not duplicated."""
+        rid, aid = await _run(store)
+        batch = [_span(rid, aid, f"s{i}") for i in range(5)]
+        first = await store.add_spans(batch)
+        again = await store.add_spans(batch)
+        assert [(s.span_id, s.sequence_id) for s in again] == [(s.span_id, s.sequence_id) for s in first]
+        stored = await store.query_spans(rid)
+        assert [s.name for s in stored] == [f"s{i}" for i in range(5)]
+        assert len({s.span_id for s in stored}) == 5
+
+    async def test_overlapping_batches_store_each_span_once(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        spans = [_span(rid, aid, f"s{i}") for i in range(6)]
+        await store.add_spans(spans[:4])
+        answered = await store.add_spans(spans[2:])
+        assert [s.name for s in answered] == ["s2", "s3", "s4", "s5"]
+        stored = await store.query_spans(rid)
+        assert [s.name for s in stored] == [f"s{i}" for i in range(6)]
+        assert sorted(s.sequence_id or 0 for s in stored) == sorted({s.sequence_id or 0 for s in stored})
+
+    async def test_a_span_twice_in_one_batch_is_stored_once(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        span = _span(rid, aid, "once")
+        answered = await store.add_spans([span, _span(rid, aid, "other"), span])
+        assert answered[0].sequence_id == answered[2].sequence_id
+        assert [s.name for s in await store.query_spans(rid)] == ["once", "other"]
+
+    async def test_concurrent_resends_store_each_span_once(self, store: LightningStore) -> None:
+        rid, aid = await _run(store)
+        batches = [[_span(rid, aid, f"b{i}-{j}") for j in range(3)] for i in range(5)]
+        await asyncio.gather(*(store.add_spans(b) for b in batches for _ in range(3)))
+        stored = await store.query_spans(rid)
+        assert len(stored) == 15 and len({s.span_id for s in stored}) == 15
+
+    async def test_the_same_span_id_in_two_attempts_is_two_spans(self, store: LightningStore) -> None:
+        rid, first = await _run(store, config=RETRY3)
+        await store.add_span(_span(rid, first, "one", span_id="0011223344556677"))
+        await store.update_attempt(rid, first, status=AttemptStatus.FAILED)
+        again = await store.dequeue_rollout()
+        assert again is not None
+        await store.add_span(_span(rid, again.attempt.attempt_id, "two", span_id="0011223344556677"))
+        assert [s.name for s in await store.query_spans(rid)] == ["one", "two"]
 
     async def test_spans_of_many_attempts_in_one_batch(self, store: LightningStore) -> None:
         r1, a1 = await _run(store)

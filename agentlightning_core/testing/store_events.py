@@ -94,7 +94,7 @@ class StoreEventsConformance:
     async def test_failure_with_attempts_left_publishes_requeue(
         self, store: LightningStore, events: Subscription
     ) -> None:
-        await store.enqueue_rollout(1, config=RolloutConfig(max_attempts=2))
+        await store.enqueue_rollout(1, config=RolloutConfig(max_attempts=2, retry_on=[AttemptStatus.FAILED]))
         attempted = await store.dequeue_rollout()
         assert attempted is not None
         await drain(events)
@@ -142,7 +142,7 @@ class StoreEventsConformance:
     async def test_watchdog_timeout_publishes_attempt_timeout_and_rollout_failed(
         self, store: LightningStore, events: Subscription
     ) -> None:
-        await store.enqueue_rollout(1, config=RolloutConfig(timeout_seconds=0.5))
+        await store.enqueue_rollout(1, config=RolloutConfig(timeout_seconds=0.5, max_attempts=1))
         assert await store.dequeue_rollout() is not None
         await drain(events)
         await store.sweep(now=time.time() + 10)

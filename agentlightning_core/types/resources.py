@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
+from .limits import Id
 from .rollout import new_id
 
 
@@ -88,7 +89,7 @@ Resource = Annotated[LLM | PromptTemplate, Field(discriminator="resource_type")]
 class ResourcesUpdate(BaseModel):
     """One published version of the named resources."""
 
-    resources_id: str = Field(default_factory=lambda: new_id("rs"))
+    resources_id: Id = Field(default_factory=lambda: new_id("rs"))
     version: int = 0
     create_time: float = Field(default_factory=time.time)
     resources: dict[str, Resource] = Field(default_factory=dict)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .limits import Id, WorkerId
+
 RolloutMode = Literal["train", "val", "test"]
 
 
@@ -53,6 +55,15 @@ class AttemptStatus(str, Enum):
 #: Attempt outcomes that may be retried; ``succeeded`` never is.
 RETRYABLE_STATUSES = (AttemptStatus.FAILED, AttemptStatus.TIMEOUT, AttemptStatus.UNRESPONSIVE)
 
+#: What a rollout is retried on unless its config says otherwise: the runner went silent or ran
+#: out of time (a crash, a lost machine). A ``failed`` attempt is the agent's own verdict, so it
+#: is retried only when ``retry_on`` names it.
+DEFAULT_RETRY_ON = (AttemptStatus.TIMEOUT, AttemptStatus.UNRESPONSIVE)
+
+#: Attempts per rollout unless its config says otherwise: a runner crash costs an attempt, not the
+#: rollout.
+DEFAULT_MAX_ATTEMPTS = 3
+
 
 class RolloutConfig(BaseModel):
     """Per-rollout execution policy.
@@ -60,14 +71,21 @@ class RolloutConfig(BaseModel):
     ``timeout_seconds`` bounds an attempt's wall time; ``unresponsive_seconds`` bounds the gap
     between heartbeats. Either being exceeded ends the attempt, and the rollout is requeued while
     ``max_attempts`` allows and the attempt's outcome is listed in ``retry_on``.
+
+    Defaults (every enqueue path: store API, HTTP, client, Trainer, CLI): 3 attempts, retried on
+    ``timeout`` and ``unresponsive``; add ``failed`` to ``retry_on`` to retry the agent's own
+    failures too. Backoff: a retry is queued as soon as the store decides the attempt is over,
+    with no extra delay, because the wait that detection takes (``unresponsive_seconds``, or
+    the timeout) already spaces the attempts out; the retry goes to the head of the queue, ahead
+    of rollouts never tried, so a crash does not send a rollout behind the whole backlog.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     timeout_seconds: float | None = Field(default=None, gt=0)
     unresponsive_seconds: float | None = Field(default=None, gt=0)
-    max_attempts: int = Field(default=1, ge=1, le=100)
-    retry_on: list[AttemptStatus] = Field(default_factory=lambda: list(RETRYABLE_STATUSES))
+    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, le=100)
+    retry_on: list[AttemptStatus] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
 
     @field_validator("retry_on")
     @classmethod
@@ -80,10 +98,10 @@ class RolloutConfig(BaseModel):
 class Rollout(BaseModel):
     """One run of the agent on one task (``input``), as the store keeps it."""
 
-    rollout_id: str = Field(default_factory=lambda: new_id("ro"))
+    rollout_id: Id = Field(default_factory=lambda: new_id("ro"))
     input: Any = None
     mode: RolloutMode | None = None
-    resources_id: str | None = None
+    resources_id: Id | None = None
     status: RolloutStatus = RolloutStatus.QUEUED
     config: RolloutConfig = Field(default_factory=RolloutConfig)
     enqueue_time: float = Field(default_factory=time.time)
@@ -96,10 +114,10 @@ class Rollout(BaseModel):
 class Attempt(BaseModel):
     """One try of a rollout by one worker. ``sequence`` counts tries of the same rollout from 1."""
 
-    rollout_id: str
-    attempt_id: str = Field(default_factory=lambda: new_id("at"))
+    rollout_id: Id
+    attempt_id: Id = Field(default_factory=lambda: new_id("at"))
     sequence: int = Field(ge=1)
-    worker_id: str | None = None
+    worker_id: WorkerId | None = None
     status: AttemptStatus = AttemptStatus.RUNNING
     start_time: float = Field(default_factory=time.time)
     end_time: float | None = None
@@ -122,6 +140,6 @@ class RolloutRequest(BaseModel):
 
     input: Any = None
     mode: RolloutMode | None = None
-    resources_id: str | None = None
+    resources_id: Id | None = None
     config: RolloutConfig | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

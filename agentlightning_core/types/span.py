@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from . import semconv
+from .limits import Id
 
 
 def new_trace_id() -> str:
@@ -45,12 +46,12 @@ class Span(BaseModel):
     """One operation inside an attempt. ``attributes`` follow OpenTelemetry GenAI conventions
     (``gen_ai.*``) plus the ``agentlightning.*`` keys in :mod:`agentlightning_core.types.semconv`."""
 
-    rollout_id: str
-    attempt_id: str
+    rollout_id: Id
+    attempt_id: Id
     sequence_id: int | None = None
-    trace_id: str = Field(default_factory=new_trace_id)
-    span_id: str = Field(default_factory=new_span_id)
-    parent_id: str | None = None
+    trace_id: Id = Field(default_factory=new_trace_id)
+    span_id: Id = Field(default_factory=new_span_id)
+    parent_id: Id | None = None
     name: str
     kind: str = "internal"
     start_time: float = Field(default_factory=time.time)

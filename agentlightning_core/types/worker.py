@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .limits import WorkerId
+
 
 class WorkerStatus(str, Enum):
     IDLE = "idle"
@@ -17,7 +19,7 @@ class WorkerStatus(str, Enum):
 
 
 class Worker(BaseModel):
-    worker_id: str
+    worker_id: WorkerId
     status: WorkerStatus = WorkerStatus.IDLE
     hostname: str | None = None
     pid: int | None = None

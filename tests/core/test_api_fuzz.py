@@ -3,7 +3,7 @@
 What must hold for every generated request, valid or deliberately broken (schemathesis' positive
 and negative modes): no 5xx and no crash; every refusal is a 4xx whose body names the problem
 (``{"error": {"type", "message"}}`` with a message); and schema-invalid input is refused
-(``negative_data_rejection``). The number of examples per operation is bounded by
+(``negative_data_rejection``). It runs against the memory store and against PostgreSQL. The number of examples per operation is bounded by
 ``AGL_FUZZ_EXAMPLES`` (default 15) so ``make test`` stays quick; raise it for a deeper run.
 
 Left out: ``GET /v1/events`` (an endless SSE stream: one example would never finish; its
@@ -13,10 +13,12 @@ parameters are covered by tests/core/test_server_events.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,8 +67,40 @@ def upstream_url() -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def server_url(upstream_url: str) -> Iterator[str]:
+PG_BASE_URL = os.environ.get("AGL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+
+
+@contextlib.contextmanager
+def _store_url(kind: str) -> Iterator[str]:
+    """``memory://``, or a throwaway PostgreSQL database (the issue's 500s came from its sized
+    columns: a schema-valid request must never reach the database with a value too long)."""
+    if kind == "memory":
+        yield "memory://"
+        return
+    asyncpg = pytest.importorskip("asyncpg", reason="pip install agentlightning-sql[postgres]")
+    name = f"agl_fuzz_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(f"{PG_BASE_URL}/postgres")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_BASE_URL}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module", params=["memory", "postgresql"])
+def server_url(upstream_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    with _store_url(request.param) as store_url:
+        yield from _serve(upstream_url, store_url)
+
+
+def _serve(upstream_url: str, store_url: str) -> Iterator[str]:
     env = {
         **os.environ,
         "AGL_SERVER_TOKEN": TOKEN,
@@ -74,7 +108,7 @@ def server_url(upstream_url: str) -> Iterator[str]:
         "EVENT_BUS_BACKEND": "memory",
         "RATE_LIMIT_ENABLED": "false",  # the fuzzer sends far more than a client should
     }
-    args = [AGL, "serve", "--store", "memory://", "--port", "0"]
+    args = [AGL, "serve", "--store", store_url, "--port", "0"]
     args += ["--engine", "openai", "--engine-option", f"base_url={upstream_url}"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None

@@ -12,7 +12,13 @@ from agentlightning_core import LLM, Baseline, PromptTemplate, Trainer, emit_rew
 from agentlightning_core.reward import final_reward
 from agentlightning_core.runner import Runner
 from agentlightning_core.runtime.context import current_context
-from agentlightning_core.types import AttemptStatus, RolloutConfig, RolloutStatus, WorkerStatus
+from agentlightning_core.types import (
+    RETRYABLE_STATUSES,
+    AttemptStatus,
+    RolloutConfig,
+    RolloutStatus,
+    WorkerStatus,
+)
 
 from .conftest import running
 from .server_helpers import TOKEN, served
@@ -35,7 +41,9 @@ async def test_a_runner_over_http_runs_retries_and_reports_like_a_local_one() ->
         client = s.client
         update = await client.add_resources({"llm": LLM(endpoint=f"{s.url}/v1", model="m", proxied=True)})
         ro = await client.enqueue_rollout(
-            "t", resources_id=update.resources_id, config=RolloutConfig(max_attempts=2)
+            "t",
+            resources_id=update.resources_id,
+            config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES)),
         )
         runner = Runner(agent, client, worker_id="http-worker")
         async with running(runner):

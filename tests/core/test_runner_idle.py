@@ -11,7 +11,7 @@ from agentlightning_core.bus.memory import InMemoryEventBus
 from agentlightning_core.runner import Runner
 from agentlightning_core.runner.idle import WorkSignal
 from agentlightning_core.store.memory import InMemoryStore
-from agentlightning_core.types import AttemptStatus, RolloutConfig, RolloutStatus
+from agentlightning_core.types import RETRYABLE_STATUSES, AttemptStatus, RolloutConfig, RolloutStatus
 
 from .conftest import running
 
@@ -32,7 +32,9 @@ async def test_an_enqueue_event_ends_the_idle_wait_long_before_the_recheck(store
 
 
 async def test_a_rollout_requeued_for_retry_also_wakes_idle_runners(store: InMemoryStore) -> None:
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=2))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES))
+    )
     got = await store.dequeue_rollout("someone")
     assert got is not None
     signal = WorkSignal(store.bus, bus_recheck=30.0)

@@ -17,7 +17,14 @@ from agentlightning_core.reward import final_reward
 from agentlightning_core.runner import EndedBy, Runner
 from agentlightning_core.runtime.context import current_context
 from agentlightning_core.store.memory import InMemoryStore
-from agentlightning_core.types import AttemptStatus, RolloutConfig, RolloutStatus, Span, WorkerStatus
+from agentlightning_core.types import (
+    RETRYABLE_STATUSES,
+    AttemptStatus,
+    RolloutConfig,
+    RolloutStatus,
+    Span,
+    WorkerStatus,
+)
 
 from .conftest import running
 
@@ -96,7 +103,9 @@ async def test_exception_fails_the_attempt_with_its_text_and_the_rollout_is_retr
             raise ValueError(f"bad luck #{len(calls)}")
         return 1.0
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=3))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=3, retry_on=list(RETRYABLE_STATUSES))
+    )
     runner = Runner(flaky, store)
     async with running(runner):
         (done,) = await wait_final(store, [ro.rollout_id])
@@ -118,7 +127,9 @@ async def test_exception_on_the_last_attempt_fails_the_rollout(store: InMemorySt
     def broken(task: str) -> float:
         raise KeyError("missing")
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=2))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES))
+    )
     async with running(Runner(broken, store)):
         (done,) = await wait_final(store, [ro.rollout_id])
     assert done.status is RolloutStatus.FAILED
@@ -213,7 +224,7 @@ async def test_timeout_seconds_is_enforced_by_the_runner(store: InMemoryStore) -
         await asyncio.sleep(3600)
         return 1.0
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(timeout_seconds=0.2))
+    ro = await store.enqueue_rollout("t", config=RolloutConfig(timeout_seconds=0.2, max_attempts=1))
     runner = Runner(hangs, store, heartbeat_interval=10.0)
     async with running(runner):
         (done,) = await wait_final(store, [ro.rollout_id])
@@ -313,7 +324,9 @@ async def test_each_attempt_gets_its_own_copies_and_a_proxied_llm_routed_to_it(s
         }
     )
     ro = await store.enqueue_rollout(
-        "t", resources_id=update.resources_id, config=RolloutConfig(max_attempts=2)
+        "t",
+        resources_id=update.resources_id,
+        config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES)),
     )
     async with running(Runner(agent, store)):
         await wait_final(store, [ro.rollout_id])
@@ -400,7 +413,9 @@ async def test_stop_without_grace_fails_in_flight_attempts_so_they_are_retried(s
         await asyncio.sleep(3600)
         return 1.0
 
-    ro = await store.enqueue_rollout("t", config=RolloutConfig(max_attempts=2))
+    ro = await store.enqueue_rollout(
+        "t", config=RolloutConfig(max_attempts=2, retry_on=list(RETRYABLE_STATUSES))
+    )
     runner = Runner(agent, store)
     task = asyncio.create_task(runner.run())
     await asyncio.wait_for(started.wait(), 5)
@@ -511,3 +526,74 @@ async def test_the_runner_survives_a_store_that_fails_for_a_while() -> None:
         assert done.status is RolloutStatus.SUCCEEDED
         assert final_reward(await store.query_spans(ro.rollout_id)) == 0.5
     assert failures == {"dequeue_rollout": 0, "add_spans": 0, "update_attempt": 0}
+
+
+class SlowAnswerStore(InMemoryStore):
+    """Stores each batch at once but answers it late, as a busy server or a slow network does:
+    the runner's periodic flush is still waiting for the answer when the agent ends."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent: list[str] = []
+
+    async def add_spans(self, spans: Sequence[Span]) -> list[Span]:
+        stored = await super().add_spans(spans)
+        self.sent.extend(s.span_id for s in spans)
+        await asyncio.sleep(0.3)
+        return stored
+
+
+async def test_a_flush_in_flight_when_the_agent_ends_is_not_sent_again() -> None:
+    """The race behind duplicated spans: the periodic flush used to be cancelled mid-send when
+    the attempt ended, and the final flush re-sent the batch the store had already stored."""
+    async with SlowAnswerStore(watchdog_interval=0.02) as store:
+
+        @rollout
+        async def agent(task: str) -> float:
+            record_steps(3)
+            await asyncio.sleep(0.15)  # ends while the flush at 0.1 s waits for its answer
+            return 1.0
+
+        ro = await store.enqueue_rollout("t")
+        async with running(Runner(agent, store, flush_interval=0.1)):
+            await wait_final(store, [ro.rollout_id])
+        stored = await store.query_spans(ro.rollout_id)
+        assert len(stored) == 4  # three steps and the reward
+        assert sorted(store.sent) == sorted(s.span_id for s in stored)  # each sent exactly once
+
+
+async def test_a_superseded_attempt_stops_its_agent_and_logs_one_line(
+    store: InMemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A runner that was paused past its limit: the store gave up on its attempt and handed the
+    rollout to another worker; its next heartbeat is refused and it stops working on it."""
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    @rollout
+    async def agent(task: str) -> float:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 1.0
+
+    ro = await store.enqueue_rollout("t", config=RolloutConfig(unresponsive_seconds=5))
+    runner = Runner(agent, store, heartbeat_interval=0.05)
+    with caplog.at_level("INFO", logger="agentlightning_core.runner"):
+        async with running(runner):
+            await asyncio.wait_for(started.wait(), 5)
+            await store.sweep(now=time.time() + 60)  # as if the runner had been stopped for a minute
+            other = await store.dequeue_rollout("other-worker")
+            assert other is not None and other.attempt.sequence == 2
+            await asyncio.wait_for(cancelled.wait(), 5)
+            await store.update_attempt(
+                ro.rollout_id, other.attempt.attempt_id, status=AttemptStatus.SUCCEEDED
+            )
+    attempts = await store.get_attempts(ro.rollout_id)
+    assert [a.status for a in attempts] == [AttemptStatus.UNRESPONSIVE, AttemptStatus.SUCCEEDED]
+    lines = [r.getMessage() for r in caplog.records if "attempt superseded" in r.getMessage()]
+    assert len(lines) == 1 and "stopped" in lines[0]
+    assert runner.stats.ended_by_store == 1

@@ -3,6 +3,7 @@ config sets no ``unresponsive_seconds`` is still recovered when its runner dies.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -107,6 +108,14 @@ async def test_memory_store_recovers_a_rollout_enqueued_without_config() -> None
     async with InMemoryStore(watchdog_interval=0.05, default_unresponsive_seconds=0.2) as store:
         rollout = await store.enqueue_rollout({"q": 1})
         assert rollout.config.unresponsive_seconds is None and rollout.config.timeout_seconds is None
-        assert await store.dequeue_rollout("runner-that-dies") is not None
+        assert rollout.config.max_attempts == 3  # retried by default: every runner dies here
+        for _ in range(3):
+            taken = None
+            for _ in range(200):  # the watchdog requeues it within ~0.25 s
+                taken = await store.dequeue_rollout("runner-that-dies")
+                if taken is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert taken is not None
         finished = await store.wait_for_rollouts([rollout.rollout_id], timeout=5)
-        assert [r.status for r in finished] == [RolloutStatus.FAILED]
+        assert [(r.status, r.num_attempts) for r in finished] == [(RolloutStatus.FAILED, 3)]

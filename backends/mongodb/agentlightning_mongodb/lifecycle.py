@@ -7,7 +7,7 @@ with one compare-and-set on the rollout's document.
 
 from __future__ import annotations
 
-from agentlightning_core.store.transitions import can_revive, rollout_status_after
+from agentlightning_core.store.transitions import can_revive, check_live, rollout_status_after
 from agentlightning_core.types import Attempt, AttemptStatus, Rollout, RolloutStatus
 
 
@@ -17,6 +17,7 @@ def is_latest(rollout: Rollout, attempt: Attempt) -> bool:
 
 def touch(rollout: Rollout, attempt: Attempt, now: float) -> bool:
     """Heartbeat, and revival when allowed. True if revived (the caller takes it off the queue)."""
+    check_live(rollout, attempt, is_latest(rollout, attempt))  # fencing: refuses a stale attempt
     attempt.last_heartbeat = now
     if not can_revive(rollout, attempt, is_latest(rollout, attempt)):
         return False

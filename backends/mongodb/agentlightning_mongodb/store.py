@@ -20,12 +20,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError
 
 from agentlightning_core.errors import BackendUnavailableError, ConflictError, NotFoundError
 from agentlightning_core.pagination import Page
 from agentlightning_core.store.base import LATEST, AttemptSelector, LightningStore
 from agentlightning_core.store.transitions import (
     CANCELLED_ERROR,
+    check_live,
     check_status_change,
     overdue_status,
     validate_page,
@@ -54,13 +56,16 @@ from .documents import (
     rollout_document,
     rollout_from_document,
 )
-from .lifecycle import decide_rollout, end_attempt, touch
+from .lifecycle import decide_rollout, end_attempt, is_latest, touch
 from .settings import database_name, load_mongo_settings
 
 #: compare-and-set retries before giving up (each retry means another writer just won)
 MAX_CAS_RETRIES = 100
 _NO_ATTEMPTS = {"attempts": 0}
-_UNRESPONSIVE = AttemptStatus.UNRESPONSIVE.value
+#: see ``_save``: a requeued rollout's queue position is its enqueue position minus this
+RETRY_POSITION_OFFSET = 2**62
+_RUNNING = AttemptStatus.RUNNING.value
+_DUPLICATE_KEY = 11000
 
 
 class MongoStore(LightningStore):
@@ -128,6 +133,14 @@ class MongoStore(LightningStore):
         await self._rollouts.create_index([("mode", ASCENDING), ("seq", ASCENDING)])
         await self._spans.create_index(
             [("rollout_id", ASCENDING), ("attempt_seq", ASCENDING), ("sequence_id", ASCENDING)]
+        )
+        # idempotent spans: a re-sent span is refused by the index and answered with the stored copy;
+        # partial, so span documents written before this key existed do not collide on a null
+        await self._spans.create_index(
+            [("rollout_id", ASCENDING), ("attempt_id", ASCENDING), ("span_id", ASCENDING)],
+            unique=True,
+            name="uq_span_id",
+            partialFilterExpression={"span_id": {"$type": "string"}},
         )
         await self._resources.create_index([("version", ASCENDING)], unique=True)
 
@@ -288,6 +301,7 @@ class MongoStore(LightningStore):
         for _ in range(MAX_CAS_RETRIES):
             doc, rollout, index, attempt = await self._load(rollout_id, attempt_id)
             now = time.time()
+            check_live(rollout, attempt, is_latest(rollout, attempt))
             if status is not None:
                 check_status_change(attempt, status)
             revived = touch(rollout, attempt, now)
@@ -315,7 +329,7 @@ class MongoStore(LightningStore):
         doc = await self._rollouts.find_one_and_update(
             {
                 "_id": rollout_id,
-                "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": {"$ne": _UNRESPONSIVE}}},
+                "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": _RUNNING}},
             },
             {"$set": {"attempts.$.last_heartbeat": now}, "$inc": {"version": 1}},
             projection={"attempts": 1},
@@ -324,7 +338,7 @@ class MongoStore(LightningStore):
         if doc is not None:
             index = next(i for i, a in enumerate(doc["attempts"]) if a["attempt_id"] == attempt_id)
             return attempt_from_document(rollout_id, index, doc["attempts"][index])
-        for _ in range(MAX_CAS_RETRIES):  # unknown, or unresponsive: full rules (revival)
+        for _ in range(MAX_CAS_RETRIES):  # unknown, ended or unresponsive: full rules (fencing, revival)
             doc, rollout, index, attempt = await self._load(rollout_id, attempt_id)
             revived = touch(rollout, attempt, time.time())
             if await self._save(doc, rollout, index, attempt, revived):
@@ -365,15 +379,54 @@ class MongoStore(LightningStore):
                         "attempt_id": attempt_id,
                         "attempt_seq": attempt_seq,
                         "sequence_id": span.sequence_id,
+                        "span_id": span.span_id,
                         "name": span.name,
                         "data": span.model_dump_json(),
                     }
                 )
-        await self._spans.insert_many(documents, ordered=True)
+        final = await self._insert_spans(documents, stored)
         for rollout, attempt in revived:
             await self._publish_attempt(attempt)
             await self._publish_rollout(rollout)
-        return [s for s in stored if s is not None]
+        return final
+
+    async def _insert_spans(self, documents: list[dict[str, Any]], stored: list[Span | None]) -> list[Span]:
+        """Insert span documents; one already stored (same rollout, attempt and span id), or twice
+        in the batch, is not inserted again and is answered with the copy stored first."""
+        spans = [s for s in stored if s is not None]
+        by_key = {(d["rollout_id"], d["attempt_id"], d["span_id"]): d for d in reversed(documents)}
+        fresh = list(by_key.values())[::-1]  # first copy of each key, in batch order
+        refused: list[dict[str, Any]] = []
+        try:
+            await self._spans.insert_many(fresh, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            refused = [fresh[e["index"]] for e in errors]
+        if not refused and len(fresh) == len(spans):
+            return spans
+        existing: dict[tuple[str, str, str], Span] = {}
+        if refused:
+            query = {
+                "$or": [
+                    {"rollout_id": d["rollout_id"], "attempt_id": d["attempt_id"], "span_id": d["span_id"]}
+                    for d in refused
+                ]
+            }
+            async for doc in self._spans.find(
+                query, {"data": 1, "rollout_id": 1, "attempt_id": 1, "span_id": 1}
+            ):
+                existing[(doc["rollout_id"], doc["attempt_id"], doc["span_id"])] = Span.model_validate_json(
+                    doc["data"]
+                )
+        first: dict[tuple[str, str, str], Span] = {}
+        for span in spans:
+            first.setdefault((span.rollout_id, span.attempt_id, span.span_id), span)
+        return [
+            existing.get(key) or first[key]
+            for key in ((s.rollout_id, s.attempt_id, s.span_id) for s in spans)
+        ]
 
     async def _reserve_span_ids(
         self, rollout_id: str, attempt_id: str, spans: Sequence[Span], indexes: list[int]
@@ -385,7 +438,7 @@ class MongoStore(LightningStore):
             doc = await self._rollouts.find_one_and_update(
                 {
                     "_id": rollout_id,
-                    "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": {"$ne": _UNRESPONSIVE}}},
+                    "attempts": {"$elemMatch": {"attempt_id": attempt_id, "status": _RUNNING}},
                 },
                 {
                     "$set": {"attempts.$.last_heartbeat": now},
@@ -586,8 +639,10 @@ class MongoStore(LightningStore):
             changes.update(extra)
         if rollout_changed:
             changes.update(status=rollout.status.value, end_time=rollout.end_time, queue_seq=None)
-            if rollout.status is RolloutStatus.QUEUED:  # requeued: a new position at the back
-                changes["queue_seq"] = await self._next("queue")
+            if rollout.status is RolloutStatus.QUEUED:
+                # requeued: at the head of the queue (below every fresh position, which count up
+                # from 1), retries among themselves in enqueue order
+                changes["queue_seq"] = int(doc["seq"]) - RETRY_POSITION_OFFSET
         return await self._compare_and_set(doc, changes)
 
     async def _compare_and_set(self, doc: dict[str, Any], changes: dict[str, Any]) -> bool:

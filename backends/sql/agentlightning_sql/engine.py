@@ -40,6 +40,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
+from .db_errors import store_errors
 from .settings import SqlSettings
 from .sqlite_writer import GroupCommitWriter
 from .urls import is_memory
@@ -161,12 +162,14 @@ class PostgresPools(Pools):
                 self._warm.release()
 
     async def write(self, tx: Callable[..., T], *args: Any) -> T:
-        async with self._connection(autocommit=False) as conn, conn.begin():
-            return await conn.run_sync(tx, *args)
+        with store_errors():
+            async with self._connection(autocommit=False) as conn, conn.begin():
+                return await conn.run_sync(tx, *args)
 
     async def read(self, tx: Callable[..., T], *args: Any) -> T:
-        async with self._connection(autocommit=True) as conn:
-            return await conn.run_sync(tx, *args)
+        with store_errors():
+            async with self._connection(autocommit=True) as conn:
+                return await conn.run_sync(tx, *args)
 
     async def single(self, tx: Callable[..., T], *args: Any) -> T:
         return await self.read(tx, *args)  # autocommit: the statement is its own transaction
@@ -205,7 +208,8 @@ class SqlitePools(Pools):
         self._lock = threading.Lock()
 
     async def write(self, tx: Callable[..., T], *args: Any) -> T:
-        result: T = await self.writer.submit(tx, args)
+        with store_errors():
+            result: T = await self.writer.submit(tx, args)
         return result
 
     async def read(self, tx: Callable[..., T], *args: Any) -> T:
@@ -213,7 +217,8 @@ class SqlitePools(Pools):
             return await self.write(tx, *args)
         loop = asyncio.get_running_loop()
         call = functools.partial(self._read_in_thread, tx, args, time.perf_counter())
-        return await loop.run_in_executor(self._reader_threads, call)
+        with store_errors():
+            return await loop.run_in_executor(self._reader_threads, call)
 
     def _read_in_thread(self, tx: Callable[..., T], args: Any, queued_at: float) -> T:
         waited = time.perf_counter() - queued_at

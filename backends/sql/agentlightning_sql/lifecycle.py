@@ -7,7 +7,7 @@ rows that changed inside the same transaction that read them.
 
 from __future__ import annotations
 
-from agentlightning_core.store.transitions import can_revive, rollout_status_after
+from agentlightning_core.store.transitions import can_revive, check_live, rollout_status_after
 from agentlightning_core.types import Attempt, AttemptStatus, Rollout, RolloutStatus
 
 
@@ -21,6 +21,7 @@ def touch(rollout: Rollout, attempt: Attempt, now: float) -> bool:
 
     A revived rollout is running again; the caller takes it off the queue.
     """
+    check_live(rollout, attempt, is_latest(rollout, attempt))  # fencing: refuses a stale attempt
     attempt.last_heartbeat = now
     if not can_revive(rollout, attempt, is_latest(rollout, attempt)):
         return False

@@ -94,4 +94,5 @@ def span_values(span: Span, attempt_seq: int) -> dict[str, Any]:
         "sequence_id": span.sequence_id,
         "name": span.name,
         "data": span.model_dump_json(),
+        "span_id": span.span_id,
     }

@@ -5,13 +5,15 @@ Design for the hot path of a training run:
 * JSON payloads (input, config, metadata, span bodies, resources) are stored as text encoded by
   orjson: the store never queries inside them, and text is the cheapest thing to write and read
   on both SQLite and PostgreSQL.
-* A queued rollout has a ``queue_seq``; a partial index on it serves dequeue (oldest first) and
-  requeue (a new, larger ``queue_seq`` puts it at the back).
+* A queued rollout has a ``queue_seq``; a partial index on it serves dequeue (lowest first).
+  Fresh rollouts count up from 1; a requeued one gets ``pk - 2**62``: ahead of every fresh one,
+  retries among themselves in enqueue order.
 * ``rollouts.num_attempts`` equals the latest attempt's ``sequence``, so "is this attempt the
   latest?" needs no extra query.
 * ``attempts.span_seq`` is the per-attempt span counter: a batch of spans reserves its ids with
   one ``UPDATE ... RETURNING``.
 * Spans carry their attempt's ``sequence`` so a rollout's spans come out of one index in order.
+* ``(rollout_id, attempt_id, span_id)`` is unique: a re-sent span is acknowledged, not stored twice.
 
 Tables are prefixed ``agl_`` so they can share a database with an application's own.
 """
@@ -98,7 +100,10 @@ spans = Table(
     Column("sequence_id", Integer, nullable=False),
     Column("name", Text, nullable=False),
     Column("data", Text, nullable=False),
+    Column("span_id", String(64)),  # NULL only on rows older than revision 0003 whose body had none
     Index("ix_agl_spans_order", "rollout_id", "attempt_seq", "sequence_id"),
+    # idempotent spans: a re-sent span is not stored twice (INSERT ... ON CONFLICT DO NOTHING)
+    Index("uq_agl_spans_span_id", "rollout_id", "attempt_id", "span_id", unique=True),
 )
 
 resources = Table(

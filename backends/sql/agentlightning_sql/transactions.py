@@ -34,11 +34,19 @@ from sqlalchemy import (
     null,
     select,
     text,
+    tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agentlightning_core.errors import NotFoundError
-from agentlightning_core.store.transitions import CANCELLED_ERROR, check_status_change, overdue_status
+from agentlightning_core.store.transitions import (
+    CANCELLED_ERROR,
+    check_live,
+    check_status_change,
+    overdue_status,
+)
 from agentlightning_core.types import (
     Attempt,
     AttemptStatus,
@@ -49,7 +57,7 @@ from agentlightning_core.types import (
     new_id,
 )
 
-from .lifecycle import decide_rollout, end_attempt, touch
+from .lifecycle import decide_rollout, end_attempt, is_latest, touch
 from .rows import (
     ATTEMPT_COLUMNS,
     ROLLOUT_COLUMNS,
@@ -87,19 +95,21 @@ _SAVE_ATTEMPT = (
         meta=bindparam("meta"),
     )
 )
+#: queue positions of requeued rollouts: below every fresh position (those count up from 1), in
+#: enqueue order (``pk``), so a retry goes to the head of the queue and keeps its original rank
+RETRY_POSITION_OFFSET = 2**62
+_RETRY_POSITION = case(
+    (bindparam("requeue", type_=Boolean), rollouts.c.pk - RETRY_POSITION_OFFSET), else_=null()
+)
 _SAVE_ROLLOUT = (
     update(rollouts)
     .where(rollouts.c.rollout_id == bindparam("b_rollout_id"))
-    .values(status=bindparam("status"), end_time=bindparam("end_time"), queue_seq=bindparam("queue_seq"))
+    .values(status=bindparam("status"), end_time=bindparam("end_time"), queue_seq=_RETRY_POSITION)
 )
-_SAVE_BOTH_PG = (  # PostgreSQL: attempt and rollout (with a new queue position if requeued) in one statement
+_SAVE_BOTH_PG = (  # PostgreSQL: attempt and rollout (at the head of the queue if requeued) in one statement
     update(rollouts)
     .where(rollouts.c.rollout_id == bindparam("b_rollout_id"))
-    .values(
-        status=bindparam("r_status"),
-        end_time=bindparam("r_end_time"),
-        queue_seq=case((bindparam("requeue", type_=Boolean), QUEUE_SEQUENCE.next_value()), else_=null()),
-    )
+    .values(status=bindparam("r_status"), end_time=bindparam("r_end_time"), queue_seq=_RETRY_POSITION)
     .add_cte(
         update(attempts)
         .where(attempts.c.attempt_id == bindparam("b_attempt_id"))
@@ -115,7 +125,7 @@ _SAVE_BOTH_PG = (  # PostgreSQL: attempt and rollout (with a new queue position 
 )
 _PG_POSITIONS = select(QUEUE_SEQUENCE.next_value()).select_from(func.generate_series(1, bindparam("count")))
 _SQLITE_LAST_POSITION = select(func.coalesce(func.max(rollouts.c.queue_seq), 0)).where(
-    rollouts.c.queue_seq.is_not(None)
+    rollouts.c.queue_seq > 0  # fresh positions only: retries sit below zero
 )
 _OLDEST = (
     select(rollouts.c.pk).where(rollouts.c.queue_seq.is_not(None)).order_by(rollouts.c.queue_seq).limit(1)
@@ -175,7 +185,14 @@ def _take_and_start() -> Any:
 _TAKE_AND_START_PG = _take_and_start()
 _INSERT_ROLLOUTS = insert(rollouts)
 _INSERT_ATTEMPT = insert(attempts)
-_INSERT_SPANS = insert(spans)
+_SPAN_KEY = (spans.c.rollout_id, spans.c.attempt_id, spans.c.span_id)
+#: idempotent spans: a span already stored (same rollout, attempt and span id) is skipped
+_INSERT_SPANS_PG = (
+    pg_insert(spans).on_conflict_do_nothing(index_elements=list(_SPAN_KEY)).returning(*_SPAN_KEY)
+)
+_INSERT_SPANS_SQLITE = (
+    sqlite_insert(spans).on_conflict_do_nothing(index_elements=list(_SPAN_KEY)).returning(*_SPAN_KEY)
+)
 _GET_ROLLOUT = select(rollouts).where(rollouts.c.rollout_id == bindparam("rollout_id"))
 _UNFINISHED = select(rollouts.c.rollout_id, rollouts.c.status).where(
     rollouts.c.rollout_id.in_(bindparam("ids", expanding=True))
@@ -185,7 +202,7 @@ _HEARTBEAT = (
     .where(
         attempts.c.attempt_id == bindparam("b_attempt_id"),
         attempts.c.rollout_id == bindparam("b_rollout_id"),
-        attempts.c.status != UNRESPONSIVE,
+        attempts.c.status == RUNNING,  # a running attempt is always its rollout's live one
     )
     .values(last_heartbeat=bindparam("now"))
     .returning(*attempts.c)
@@ -195,7 +212,7 @@ _RESERVE_SPAN_IDS = (
     .where(
         attempts.c.attempt_id == bindparam("b_attempt_id"),
         attempts.c.rollout_id == bindparam("b_rollout_id"),
-        attempts.c.status != UNRESPONSIVE,
+        attempts.c.status == RUNNING,  # anything else takes the full rules (fencing, revival)
     )
     .values(last_heartbeat=bindparam("now"), span_seq=attempts.c.span_seq + bindparam("reserve"))
     .returning(attempts.c.sequence, attempts.c.span_seq)
@@ -284,16 +301,13 @@ def save(conn: Connection, rollout: Rollout, attempt: Attempt, rollout_changed: 
     )
     if not rollout_changed:
         return
-    position = None
-    if rollout.status is RolloutStatus.QUEUED:  # requeued: a new position at the back
-        (position,) = next_queue_positions(conn, 1)
     conn.execute(
         _SAVE_ROLLOUT,
         {
             "b_rollout_id": rollout.rollout_id,
             "status": rollout.status.value,
             "end_time": rollout.end_time,
-            "queue_seq": position,
+            "requeue": rollout.status is RolloutStatus.QUEUED,
         },
     )
 
@@ -439,6 +453,7 @@ def update_attempt(
 ) -> tuple[Attempt, Changes]:
     now = time.time()
     rollout, attempt, _ = lock(conn, rollout_id, attempt_id)
+    check_live(rollout, attempt, is_latest(rollout, attempt))
     if status is not None:
         check_status_change(attempt, status)
     revived = touch(rollout, attempt, now)
@@ -509,8 +524,8 @@ def finish_succeeded(conn: Connection, rollout_id: str, attempt_id: str) -> tupl
 
 
 def heartbeat_running(conn: Connection, rollout_id: str, attempt_id: str) -> Attempt | None:
-    """The common heartbeat as one statement; ``None`` when it needs ``heartbeat`` (unknown or
-    unresponsive attempt)."""
+    """The common heartbeat (a running attempt) as one statement; ``None`` when it needs the full
+    rules of ``heartbeat`` (unknown, ended or unresponsive attempt: fencing, revival)."""
     params = {"b_attempt_id": attempt_id, "b_rollout_id": rollout_id, "now": time.time()}
     row = conn.execute(_HEARTBEAT, params).mappings().first()
     return attempt_from_row(row) if row is not None else None
@@ -521,7 +536,7 @@ def heartbeat(conn: Connection, rollout_id: str, attempt_id: str) -> tuple[Attem
     found = heartbeat_running(conn, rollout_id, attempt_id)
     if found is not None:
         return found, Changes()
-    # unknown, or unresponsive: the full rules (revival) under lock
+    # unknown, ended or unresponsive: the full rules (fencing, revival) under lock
     rollout, attempt, _ = lock(conn, rollout_id, attempt_id)
     revived = touch(rollout, attempt, now)
     save(conn, rollout, attempt, revived)
@@ -534,7 +549,7 @@ def add_spans(conn: Connection, batch: Sequence[Span]) -> tuple[list[Span], Chan
     for index, span in enumerate(batch):
         groups.setdefault((span.rollout_id, span.attempt_id), []).append(index)
     stored: list[Span] = list(batch)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     changes = Changes()
     now = time.time()
     for (rollout_id, attempt_id), indexes in groups.items():
@@ -545,7 +560,7 @@ def add_spans(conn: Connection, batch: Sequence[Span]) -> tuple[list[Span], Chan
         if row is not None:
             attempt_seq, counter = int(row[0]), int(row[1]) - reserve
             write_counter = explicit
-        else:  # unknown, or unresponsive (a late report may revive it)
+        else:  # unknown, ended or unresponsive (fencing; a late report may revive it)
             rollout, attempt, counter = lock(conn, rollout_id, attempt_id)
             revived = touch(rollout, attempt, now)
             save(conn, rollout, attempt, revived)
@@ -562,11 +577,11 @@ def add_spans(conn: Connection, batch: Sequence[Span]) -> tuple[list[Span], Chan
                 counter = max(counter, span.sequence_id)
                 span = span.model_copy()
             stored[i] = span
-            rows.append(span_values(span, attempt_seq))
+            rows.append((i, span_values(span, attempt_seq)))
         if write_counter:
             conn.execute(_SET_SPAN_COUNTER, {"b_attempt_id": attempt_id, "counter": counter})
-    conn.execute(_INSERT_SPANS, rows)
-    return stored, changes
+    rows.sort(key=lambda pair: pair[0])
+    return insert_spans(conn, stored, [row for _, row in rows]), changes
 
 
 def add_spans_of_running_attempt(conn: Connection, batch: list[Span]) -> list[Span] | None:
@@ -589,8 +604,32 @@ def add_spans_of_running_attempt(conn: Connection, batch: list[Span]) -> list[Sp
         return None
     attempt_seq, last = int(row[0]), int(row[1]) - len(batch)
     stored = [s.model_copy(update={"sequence_id": last + i}) for i, s in enumerate(batch, 1)]
-    conn.execute(_INSERT_SPANS, [span_values(s, attempt_seq) for s in stored])
-    return stored
+    return insert_spans(conn, stored, [span_values(s, attempt_seq) for s in stored])
+
+
+def insert_spans(conn: Connection, stored: list[Span], rows: list[dict[str, Any]]) -> list[Span]:
+    """Insert ``rows`` (the values of ``stored``, same order); a span already stored, or twice in
+    the batch, is not inserted again and is answered with the copy stored first.
+
+    The common case (nothing re-sent) costs nothing more than the ``RETURNING`` of the keys.
+    """
+    keys = [(s.rollout_id, s.attempt_id, s.span_id) for s in stored]
+    first: dict[tuple[str, str, str], int] = {}
+    fresh_rows = []
+    for i, (key, row) in enumerate(zip(keys, rows, strict=True)):
+        if key not in first:
+            first[key] = i
+            fresh_rows.append(row)
+    stmt = _INSERT_SPANS_PG if is_postgres(conn) else _INSERT_SPANS_SQLITE
+    inserted = {tuple(r) for r in conn.execute(stmt, fresh_rows)}
+    if len(inserted) == len(keys):
+        return stored
+    older = [key for key in first if key not in inserted]
+    existing: dict[tuple[str, str, str], Span] = {}
+    if older:
+        found = conn.execute(select(*_SPAN_KEY, spans.c.data).where(tuple_(*_SPAN_KEY).in_(older)))
+        existing = {(r, a, sid): Span.model_validate_json(data) for r, a, sid, data in found}
+    return [existing.get(key) or stored[first[key]] for key in keys]
 
 
 def query_spans(
