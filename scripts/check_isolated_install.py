@@ -9,9 +9,10 @@ runs ``pip install --find-links dist NAME`` in a fresh venv (pip finds this proj
 distributions in ``dist/`` and everything else on the index), checks that exactly NAME and the
 ``agentlightning-*`` distributions it declares came in, then adds the test tools and NAME's
 ``test`` extra and runs NAME's tests from this repository against the installed wheels.
-``--all`` takes every plugin, adapter, algorithm and backend but ``agentlightning-verl``: its
-``verl`` extra pins a transformers that conflicts with the root venv's, and its tests need that
-extra, so ``make test-verl`` checks it in its own venv (``.venv-verl``).
+``--all`` takes every plugin, adapter, algorithm and backend but those of ``NOT_IN_ALL``
+(``agentlightning-verl``, ``-agentops``, ``-crewai``): their frameworks pin versions that
+conflict with the root venv's and their tests need them, so ``make test-verl``, ``test-agentops``
+and ``test-crewai`` check each in a venv of its own.
 
 From a source folder (an adapter's own slow test uses this):
 
