@@ -35,7 +35,15 @@ AGENTOPS_PY := $(AGENTOPS_VENV)/bin/python
 CREWAI_VENV ?= .venv-crewai
 CREWAI_PY := $(CREWAI_VENV)/bin/python
 
-.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl install-agentops test-agentops install-crewai test-crewai
+.PHONY: install test lint typecheck check clean demo bench-deps install-verl test-verl install-agentops \
+	test-agentops install-crewai test-crewai dist check-isolated check-isolated-all
+
+# What is published: the core and every plugin, adapter, algorithm and backend (not examples/).
+DIST_PACKAGES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml adapters/*/pyproject.toml algorithms/*/pyproject.toml backends/*/pyproject.toml)))
+# A fresh venv installs each of these by name from dist/ and runs its tests (scripts/check_isolated_install.py).
+# The default set covers each kind and each path that differs (an adapter that pulls otel, a backend
+# with a server, an algorithm with torch, a plugin with an extra); check-isolated-all takes them all.
+ISOLATED ?= agentlightning-langgraph agentlightning-sql agentlightning-apo agentlightning-redis
 
 install:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -105,5 +113,22 @@ demo: install
 bench-deps: install
 	$(PIP_INSTALL) -q -e "algorithms/grpo[bench]"
 
+# Wheel + sdist of every distribution into dist/ (sdist first, wheel built from it), with metadata
+# that names this project's distributions by name and version (AGL_RELEASE_BUILD, see setup.py).
+dist:
+	rm -rf dist && mkdir -p dist
+	for p in . $(DIST_PACKAGES); do \
+		AGL_RELEASE_BUILD=1 $(PY) -m build --no-isolation --outdir dist $$p > dist/.build.log 2>&1 \
+			|| { tail -30 dist/.build.log; exit 1; }; \
+	done
+	rm -f dist/.build.log
+	$(PY) scripts/check_dist.py dist
+
+check-isolated: dist
+	$(PY) scripts/check_isolated_install.py --dist dist $(ISOLATED)
+
+check-isolated-all: dist
+	$(PY) scripts/check_isolated_install.py --dist dist --all
+
 clean:
-	rm -rf $(VENV) $(VERL_VENV) $(AGENTOPS_VENV) $(CREWAI_VENV) build *.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(AGENTOPS_VENV) $(CREWAI_VENV) build *.egg-info dist

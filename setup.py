@@ -1,18 +1,31 @@
-"""Extras that name this repository's own plugin distributions by path.
+"""Extras that name this repository's own plugin distributions: by path in a checkout, by name and
+version in a release.
 
-A plain name (``agentlightning-sql``) in an extra would let pip fetch whatever a stranger
-uploads under that name; a ``file://`` reference to the folder here cannot be confused. So
-``pip install -e ".[postgres]"`` from the repository root installs ``backends/sql`` beside the core.
+In a checkout, a plain name (``agentlightning-sql``) in an extra would let pip fetch whatever a
+stranger uploads under that name before the project publishes it; a ``file://`` reference to the
+folder here cannot be confused, so ``pip install -e ".[postgres]"`` installs ``backends/sql``.
+
+Published metadata must not point at a folder on the build machine, so ``make dist`` sets
+``AGL_RELEASE_BUILD=1`` and the extras name each distribution with this version
+(``agentlightning-sql[postgres]==0.1.0``); a wheel built from the sdist, where the plugin folders
+are absent, gets the same.
 """
 
+import os
+import re
 from pathlib import Path
 
 from setuptools import setup
 
 ROOT = Path(__file__).resolve().parent
+RELEASE = os.environ.get("AGL_RELEASE_BUILD") == "1"
+#: every distribution of this repository carries the core's version (scripts/check_dist.py checks it)
+VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
 
 
 def local(name: str, folder: str, extra: str = "") -> str:
+    if RELEASE or not (ROOT / folder / "pyproject.toml").exists():
+        return f"{name}{extra}=={VERSION}"
     return f"{name}{extra} @ {(ROOT / folder).as_uri()}"
 
 
@@ -48,10 +61,12 @@ DEV = [
     "redis>=5.2",
     # property-based fuzzing of the server's OpenAPI spec (tests/core/test_api_fuzz.py)
     "schemathesis>=4.0",
+    # make dist (wheel + sdist of every distribution)
+    "build>=1.2",
 ]
 
-# Only extras whose folder exists: a checkout that lacks a plugin still installs.
-extras = {k: v for k, v in PLUGINS.items() if all(Path(r.split(" @ file://")[1]).exists() for r in v)}
+extras = dict(PLUGINS)
+extras["jinja"] = ["jinja2>=3.1"]  # PromptTemplate(engine="jinja")
 extras["dev"] = DEV
 
 setup(extras_require=extras)

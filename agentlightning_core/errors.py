@@ -61,19 +61,54 @@ class PluginError(AglError):
 class PluginNotFoundError(AglError, LookupError):
     """Nothing installed provides the requested store scheme, bus, algorithm, ...
 
-    The message ends with the pip command that installs a provider.
+    The message lists what is available and, only when this project ships a distribution that
+    provides exactly that kind and name, the pip command that installs it; for other names it
+    offers the close matches instead (a package name made up from a typo invites typosquatting).
     """
 
-    def __init__(self, kind: str, name: str, available: list[str], install_hint: str | None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        available: list[str],
+        install_hint: str | None,
+        *,
+        suggestions: list[str] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
         self.kind = kind
         self.name = name
         self.available = available
         self.install_hint = install_hint
+        self.suggestions = list(suggestions or [])
+        self.notes = list(notes or [])
         msg = f"no installed plugin provides {kind} {name!r}"
+        if self.suggestions:
+            msg += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
         msg += f" (available: {', '.join(sorted(available)) or 'none'})"
         if install_hint:
             msg += f"; install one with: {install_hint}"
+        for note in self.notes:
+            msg += f"; {note}"
         super().__init__(msg)
+
+
+class PluginDisabledError(PluginNotFoundError):
+    """The plugin that provides the requested name is installed but disabled.
+
+    A subclass of :class:`PluginNotFoundError` so callers that handle "not available" keep
+    working; the message says which variable disabled it instead of suggesting an install.
+    """
+
+    def __init__(self, kind: str, name: str, available: list[str], reason: str) -> None:
+        self.reason = reason
+        AglError.__init__(self, f"{kind} {name!r} is not available: {reason}")
+        self.kind = kind
+        self.name = name
+        self.available = available
+        self.install_hint = None
+        self.suggestions = []
+        self.notes = [reason]
 
 
 class BackendUnavailableError(AglError, ConnectionError):

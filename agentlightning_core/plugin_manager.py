@@ -127,6 +127,12 @@ class AglPluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.disabled = set(disabled) if disabled is not None else _env_list("AGL_DISABLED_PLUGINS")
+        #: what disabled them, as a lookup error will say it
+        self.disabled_by = (
+            "AglPluginManager(disabled=...)"
+            if disabled is not None
+            else f"AGL_DISABLED_PLUGINS={os.environ.get('AGL_DISABLED_PLUGINS', '').strip()}"
+        )
         self.strict = _env_flag("AGL_STRICT_PLUGINS") if strict is None else strict
         self._registries: dict[str, Registry[Any]] = {}
         self._lock = threading.RLock()
@@ -216,7 +222,12 @@ class AglPluginManager:
         with self._lock:
             if hook_name in self._registries:
                 return self._registries[hook_name]
-            registry: Registry[Any] = Registry(REGISTRY_HOOKS[hook_name])
+            registry: Registry[Any] = Registry(
+                REGISTRY_HOOKS[hook_name],
+                disabled=[info.provider for info in self.infos.values() if info.disabled],
+                disabled_by=self.disabled_by,
+                broken=[(info.provider, info.errors[0]) for info in self.infos.values() if info.errors],
+            )
             caller = getattr(self.pm.hook, hook_name)
             for impl in caller.get_hookimpls():  # registration order: built-ins first
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name)

@@ -41,8 +41,23 @@ def cli(verbose: int) -> None:
 
 
 def main() -> None:
+    import sys
+
+    from ..errors import PluginError
     from ..plugin_manager import get_plugin_manager
 
     if os.environ.get("AGL_NO_PLUGIN_COMMANDS") != "1":
-        get_plugin_manager().add_commands(cli)
-    cli(prog_name="agl")
+        try:
+            get_plugin_manager().add_commands(cli)
+        except PluginError as exc:  # AGL_STRICT_PLUGINS=1 and a broken plugin
+            # `agl plugins` still runs (it lists what is broken); anything else stops with one line
+            if "plugins" not in sys.argv[1:2]:
+                raise SystemExit(
+                    f"agl: {exc}\n(list every plugin and its errors with: agl plugins)"
+                ) from None
+    from ..optional import MissingDependencyError
+
+    try:
+        cli(prog_name="agl")
+    except MissingDependencyError as exc:  # one line with the pip command, not a traceback
+        raise SystemExit(f"agl: {exc}") from None

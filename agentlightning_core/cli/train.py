@@ -2,19 +2,27 @@
 
 ``--dev`` does a dry run instead (``Trainer.dev``: a few tasks, each rollout printed with its
 error, spans and reward). Initial resources come from a JSON file mapping names to resources,
-e.g. ``{"prompt": {"resource_type": "prompt_template", "template": "Solve: {q}"}}``.
+e.g. ``{"prompt": {"resource_type": "prompt_template", "template": "Solve: {q}"}}``; its JSON
+Schema is ``agentlightning_core/schemas/resources.schema.json`` (``--resources-schema`` prints it).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import TypeAdapter, ValidationError
 
 from .loading import load_agent, load_data, parse_values
+
+
+def _print_schema(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from ..resources_file import SCHEMA_PATH
+
+    click.echo(SCHEMA_PATH.read_text(), nl=False)
+    ctx.exit()
 
 
 @click.command()
@@ -54,7 +62,20 @@ from .loading import load_agent, load_data, parse_values
 @click.option(
     "--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE", help="Engine option, repeatable."
 )
-@click.option("--resources", "resources_path", default=None, help="JSON file of initial resources.")
+@click.option(
+    "--resources",
+    "resources_path",
+    default=None,
+    help="JSON file of initial resources (format: agl train --resources-schema; docs/resources.md).",
+)
+@click.option(
+    "--resources-schema",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_schema,
+    help="Print the JSON Schema of the --resources file and exit.",
+)
 @click.option(
     "--tracer",
     "tracer_name",
@@ -105,6 +126,7 @@ def command(
     val = load_data(val_path) if val_path else None
     if engine_options and not engine_name:
         raise click.UsageError("--engine-option needs --engine NAME")
+    resources = _load_resources(resources_path) if resources_path else None
     try:
         trainer = Trainer(
             algorithm if not dev else "baseline",
@@ -114,7 +136,7 @@ def command(
             tracer=tracer_name,
             engine=engine_name,
             engine_options=parse_values(engine_options, "--engine-option") if engine_options else None,
-            initial_resources=_load_resources(resources_path) if resources_path else None,
+            initial_resources=resources,
             output_dir=output_dir,
             metric_sinks=list(metric_sinks) if metric_sinks else None,
             progress=not no_progress,
@@ -138,16 +160,10 @@ def command(
 
 
 def _load_resources(path: str) -> dict[str, Any]:
-    from ..types import Resource
+    from ..errors import InvalidRequestError
+    from ..resources_file import load_resources_file
 
-    file = Path(path)
     try:
-        raw = json.loads(file.read_text())
-        return TypeAdapter(dict[str, Resource]).validate_python(raw)
-    except FileNotFoundError:
-        raise click.BadParameter(f"resources file {file} does not exist") from None
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise click.BadParameter(
-            f"{file}: {exc}\nexpected e.g. "
-            '{"prompt": {"resource_type": "prompt_template", "template": "Solve: {q}"}}'
-        ) from exc
+        return load_resources_file(path)
+    except InvalidRequestError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resources") from None

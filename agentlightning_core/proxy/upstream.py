@@ -67,13 +67,19 @@ def json_option(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]
     return value
 
 
+#: environment variable naming the model the ``openai`` engine sends upstream (engine option ``model``)
+UPSTREAM_MODEL_ENV = "AGL_UPSTREAM_MODEL"
+
+
 class OpenAIEngine(LLMEngine):
     """An OpenAI-compatible upstream.
 
     :param base_url: the upstream's base URL ending in ``/v1`` (default ``OPENAI_BASE_URL``).
     :param api_key: sent as ``Authorization: Bearer`` (default ``OPENAI_API_KEY``; none if unset).
     :param model: when set, every request is sent with this model and ``/v1/models`` lists it;
-        the request's own ``model`` stays in the recorded span.
+        the request's own ``model`` stays in the recorded span. Default: ``AGL_UPSTREAM_MODEL``;
+        unset, each request goes upstream with the model the agent named (the trainer's
+        default LLM resource names ``"default"``, which a hosted API will refuse).
     :param extra_body: JSON object merged into every request body.
     :param timeout: seconds to wait for the upstream's next byte.
     :param max_connections: concurrent connections upstream (0 = unlimited).
@@ -107,7 +113,10 @@ class OpenAIEngine(LLMEngine):
             )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.model = model or None
+        # the model the upstream receives: this option, else AGL_UPSTREAM_MODEL, else whatever
+        # the agent's request names (the trainer's default LLM resource names "default")
+        model = model or os.environ.get(UPSTREAM_MODEL_ENV, "").strip() or None
+        self.model = model
         self.model_name = model or "default"
         self.extra_body = json_option(extra_body, "extra_body")
         self.headers = {str(k): str(v) for k, v in json_option(headers, "headers").items()}

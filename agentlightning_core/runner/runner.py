@@ -317,15 +317,26 @@ class Runner:
             self._reporter.update([rid for rid in self._inflight.values() if rid is not None])
 
     async def _drain(self, grace: float) -> None:
-        """Let in-flight attempts finish for ``grace`` seconds, then fail the rest."""
+        """Let in-flight attempts finish for ``grace`` seconds, then fail the rest.
+
+        A slot still waiting on its dequeue holds no attempt: it is waited for but neither counted
+        nor warned about (at ``concurrency=1`` the idle probe is nearly always out at stop, and
+        calling it a failing attempt was wrong). If that dequeue does return a rollout, the abort
+        reason set here fails the attempt at once, so the store hands it to another worker.
+        """
         if not self._inflight:
             return
         tasks = list(self._inflight)
-        _, pending = await asyncio.wait(tasks, timeout=grace) if grace > 0 else (set(), set(tasks))
+        if grace > 0:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+        else:  # no waiting, but a task that already ended is not "still running"
+            pending = {task for task in tasks if not task.done()}
         if not pending:
             return
-        log.warning("runner %s: failing %d attempts still running at stop", self.worker_id, len(pending))
         self._abort_reason = f"runner {self.worker_id} stopped before the attempt finished"
+        running = [task for task in pending if self._inflight.get(task) is not None]
+        if running:
+            log.warning("runner %s: failing %d attempts still running at stop", self.worker_id, len(running))
         for execution in list(self._executions.values()):
             execution.abort(self._abort_reason)
         await asyncio.wait(pending, timeout=max(5.0, self.settings.flush_interval * 2))

@@ -65,8 +65,14 @@ class PromptTemplate(BaseModel):
 
     def format(self, **kwargs: Any) -> str:
         if self.engine == "jinja":
-            import jinja2  # optional dependency, only for jinja templates
+            from ..optional import require  # jinja2 is optional: only jinja templates need it
 
+            jinja2 = require(
+                "jinja2",
+                what="a prompt template with engine='jinja'",
+                distribution="agentlightning-core",
+                extra="jinja",
+            )
             return jinja2.Template(self.template).render(**kwargs)
         return self.template.format(**kwargs)
 

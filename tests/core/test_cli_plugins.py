@@ -121,7 +121,40 @@ def test_disabled_plugin_is_listed_as_disabled(site: Path) -> None:
     assert infos["agl_throwaway_good"]["registered"] == {}
 
 
-def test_strict_mode_fails_on_broken_plugin(site: Path) -> None:
-    result = agl(site, "plugins", "--json", AGL_STRICT_PLUGINS="1")
-    assert result.returncode != 0
-    assert "module_that_does_not_exist" in result.stderr
+def test_strict_environment_still_lists_broken_plugins_and_exits_zero(site: Path) -> None:
+    result = agl(site, "plugins", AGL_STRICT_PLUGINS="1", COLUMNS="120")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "agl-throwaway-broken" in result.stdout and "module_that_does_not_exist" in result.stdout
+    assert "agl-throwaway-good" in result.stdout  # the others are still listed
+
+
+def test_strict_flag_exits_non_zero_after_listing(site: Path) -> None:
+    result = agl(site, "plugins", "--json", "--strict", AGL_STRICT_PLUGINS="1")
+    assert result.returncode == 1
+    infos = {p["name"]: p for p in json.loads(result.stdout)}
+    assert "module_that_does_not_exist" in infos["agl_throwaway_broken"]["errors"][0]
+    assert "1 plugin(s) failed to load" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_other_commands_stop_with_one_line_under_strict_mode(site: Path) -> None:
+    result = agl(site, "runner", "--help", AGL_STRICT_PLUGINS="1")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "module_that_does_not_exist" in result.stderr and "agl plugins" in result.stderr
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_narrow_terminal_keeps_distribution_names_whole(site: Path, columns: str) -> None:
+    result = agl(site, "plugins", COLUMNS=columns)
+    assert result.returncode == 0, result.stderr
+    assert "agl-throwaway-good" in result.stdout and "agentlightning-core" in result.stdout
+    assert "…" not in result.stdout  # nothing cut to an ellipsis
+    assert "module_that_does_not_exist" in result.stdout  # errors print in full below the table
+    assert "agl plugins --verbose" in result.stdout
+
+
+def test_verbose_shows_hooks_and_registrations_at_any_width(site: Path) -> None:
+    result = agl(site, "plugins", "--verbose", COLUMNS="80")
+    assert result.returncode == 0, result.stderr
+    assert "agl_throwaway_good: registered algorithm: throwaway; hooks register_algorithms" in result.stdout

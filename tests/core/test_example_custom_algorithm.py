@@ -47,7 +47,7 @@ def test_the_entry_point_names_the_plugin_module(plugin: ModuleType) -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["agentlightning"] == {"prompt_search": plugin.__name__}
-    assert project["dependencies"] == ["agentlightning-core"]
+    assert project["dependencies"] == ["agentlightning-core>=0.1.0"]  # by name and version
 
 
 def test_the_plugin_registers_prompt_search(plugin: ModuleType) -> None:

@@ -154,8 +154,9 @@ def test_missing_plugin_error_carries_pip_command() -> None:
     assert "memory" in str(err.value)
     with pytest.raises(PluginNotFoundError, match="pip install agentlightning-grpo"):
         manager.algorithm_factory("grpo")
-    with pytest.raises(PluginNotFoundError, match="pip install agentlightning-my-thing"):
+    with pytest.raises(PluginNotFoundError) as unknown:  # no made-up package for unknown names
         manager.algorithm_factory("my_thing")
+    assert "pip install" not in str(unknown.value)
 
 
 async def test_missing_event_bus_error_carries_pip_command() -> None:

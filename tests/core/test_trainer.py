@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -145,9 +146,15 @@ def test_best_resources_before_fit_says_to_call_fit(tmp_path: Path) -> None:
         make_trainer(tmp_path).best_resources()
 
 
-def test_an_unknown_algorithm_name_fails_with_the_pip_command() -> None:
-    with pytest.raises(PluginNotFoundError, match="pip install agentlightning-"):
+def test_an_unknown_algorithm_name_lists_what_is_available_and_names_no_package() -> None:
+    with pytest.raises(PluginNotFoundError, match="available: .*baseline") as err:
         Trainer(algorithm="no_such_algorithm_xyz", serve=False)
+    assert "pip install" not in str(err.value)
+
+
+def test_a_shipped_algorithm_name_misspelt_gets_the_close_match() -> None:
+    with pytest.raises(PluginNotFoundError, match="did you mean 'grpo'"):
+        Trainer(algorithm="grpoo", serve=False)
 
 
 def test_options_with_an_algorithm_instance_are_refused() -> None:
@@ -257,3 +264,17 @@ def test_llm_resources_keep_their_key_out_of_result_json(tmp_path: Path) -> None
     assert trainer.fit(agent, [1]).best_score == 1.0
     text = (tmp_path / "run" / "result.json").read_text()
     assert "sk-secret" not in text and "api.example.com" in text
+
+
+def test_clean_run_at_concurrency_one_logs_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every attempt succeeds, so stopping the runner has nothing to fail: the idle dequeue that is
+    out at stop is not an attempt, and nothing may say "failing N attempts still running"."""
+    caplog.set_level(logging.INFO, logger="agentlightning_core")
+    result = make_trainer(tmp_path, n_runners=1, concurrency=1).fit(adder, DATA)
+    assert result.best_score == pytest.approx(0.5)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [], [r.getMessage() for r in warnings]
+    stopped = [r.getMessage() for r in caplog.records if "stopped:" in r.getMessage()]
+    assert stopped and f"{len(DATA)} succeeded, 0 failed" in stopped[0]

@@ -160,3 +160,30 @@ async def test_the_docs_example_agent_trains_through_the_proxy(
     assert set(best) == {"prompt", "main_llm"} and isinstance(best["main_llm"], LLM)
     sent = upstream.requests[0]["messages"][0]["content"]
     assert sent.startswith("Answer briefly: ")
+
+
+@pytest.mark.parametrize("how", ["engine_option", "env"])
+async def test_the_model_sent_upstream_is_set_by_engine_option_or_environment(
+    upstream: ScriptedUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    options: dict[str, Any] = {"base_url": upstream.url}
+    if how == "env":
+        monkeypatch.setenv("AGL_UPSTREAM_MODEL", "my-upstream-model")
+    else:
+        monkeypatch.delenv("AGL_UPSTREAM_MODEL", raising=False)
+        options["model"] = "my-upstream-model"
+    algorithm = CollectTriplets()
+    trainer = Trainer(
+        algorithm,
+        engine="openai",
+        engine_options=options,
+        store="memory://",
+        bus="memory",
+        output_dir=tmp_path,
+        progress=False,
+    )
+    await trainer.fit_async(echo_agent, [{"question": "q0"}])
+    assert algorithm.outcomes[0].succeeded
+    assert [r["model"] for r in upstream.requests] == ["my-upstream-model"] * 2
+    # the agent is handed the same name, so its own requests and logs agree with the upstream's
+    assert trainer.best_resources().resources["llm"].model == "my-upstream-model"

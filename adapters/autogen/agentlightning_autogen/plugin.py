@@ -6,8 +6,18 @@ from typing import Any
 
 from agentlightning_core import hookimpl
 from agentlightning_core.hookspecs import Register
+from agentlightning_core.optional import needs
+
+#: what the factory imports (top-level module → the extra that brings it; None: a plain dependency)
+DRIVERS: dict[str, str | None] = {
+    "autogen_core": None,
+    "autogen_agentchat": None,
+    "autogen_ext": None,
+    "openai": None,
+}
 
 
+@needs("agentlightning-autogen", DRIVERS, what="adapter 'autogen'")
 def _adapter() -> Any:
     from .adapter import AutoGenAdapter
 

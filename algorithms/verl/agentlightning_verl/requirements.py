@@ -9,8 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 
 #: The install command every error here ends with.
-GPU_INSTALL = "bash scripts/setup_stable_gpu.sh  (or: pip install 'agentlightning-verl[gpu]')"
-CPU_INSTALL = "pip install 'agentlightning-verl[verl]'"
+GPU_INSTALL = 'bash scripts/setup_stable_gpu.sh  (or: pip install "agentlightning-verl[gpu]")'
+CPU_INSTALL = 'pip install "agentlightning-verl[verl]"'
 
 
 class GPUStackError(RuntimeError):

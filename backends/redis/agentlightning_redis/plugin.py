@@ -6,8 +6,13 @@ from typing import Any
 
 from agentlightning_core import hookimpl
 from agentlightning_core.hookspecs import Register
+from agentlightning_core.optional import needs
+
+#: what the factory imports (top-level module → the extra that brings it; None: a plain dependency)
+DRIVERS: dict[str, str | None] = {"redis": None, "pydantic_settings": None}
 
 
+@needs("agentlightning-redis", DRIVERS, what="event bus 'redis'")
 def _redis_bus() -> Any:
     from .bus import RedisEventBus
 

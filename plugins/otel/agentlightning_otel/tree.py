@@ -172,7 +172,11 @@ class SpanTree:
 
     def to_image(self, path: str | Path) -> Path:
         """The same drawing as :meth:`to_svg`, rendered by matplotlib (PNG, PDF, or any format
-        matplotlib writes); no pyplot, so the process's matplotlib backend is left alone."""
+        matplotlib writes); no pyplot, so the process's matplotlib backend is left alone.
+        matplotlib is optional: ``pip install "agentlightning-otel[image]"``."""
+        from agentlightning_core.optional import require
+
+        require("matplotlib", what="SpanTree.to_image", distribution="agentlightning-otel", extra="image")
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.patches import FancyBboxPatch

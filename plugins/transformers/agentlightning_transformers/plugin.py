@@ -6,8 +6,19 @@ from typing import Any
 
 from agentlightning_core import hookimpl
 from agentlightning_core.hookspecs import Register
+from agentlightning_core.optional import needs
+
+#: what the factory imports (top-level module → the extra that brings it; None: a plain dependency)
+DRIVERS: dict[str, str | None] = {
+    "torch": None,
+    "transformers": None,
+    "gguf": None,
+    "safetensors": None,
+    "numpy": None,
+}
 
 
+@needs("agentlightning-transformers", DRIVERS, what="llm engine 'transformers'")
 def _make_engine(**options: Any) -> Any:
     from .engine import TransformersEngine
 

@@ -30,7 +30,7 @@ import aiohttp
 
 log = logging.getLogger(__name__)
 
-INSTALL = "pip install 'agentlightning-vllm[vllm]' on a CUDA machine (see scripts/setup_stable_gpu.sh for the pinned stack)"
+INSTALL = 'pip install "agentlightning-vllm[vllm]" on a CUDA machine (see scripts/setup_stable_gpu.sh for the pinned stack)'
 
 
 class VLLMUnavailableError(RuntimeError):

@@ -232,7 +232,7 @@ async def test_without_vllm_installed_start_fails_with_the_install_command() -> 
     if _vllm_installed():
         pytest.skip("vllm is installed here")
     engine = VLLMEngine(model="Qwen/Qwen2.5-1.5B-Instruct")
-    with pytest.raises(VLLMUnavailableError, match=r"pip install 'agentlightning-vllm\[vllm\]'"):
+    with pytest.raises(VLLMUnavailableError, match=r'pip install "agentlightning-vllm\[vllm\]"'):
         await engine.start()
 
 

@@ -1,0 +1,29 @@
+"""A missing driver of this distribution fails with one line that names the pip command (and
+extra) that brings it, not with a bare ``ModuleNotFoundError``. The driver is made absent in a fresh
+interpreter (see ``agentlightning_core.testing.missing_module``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentlightning_core.testing.missing_module import error_without
+
+CASES = [
+    (
+        "wandb",
+        'from agentlightning_core.plugin_manager import AglPluginManager\nAglPluginManager().metric_sink_factory("wandb")()',
+        "pip install agentlightning-wandb",
+        "metric sink 'wandb'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("module", "code", "command", "what"), CASES, ids=[c[0] for c in CASES])
+def test_missing_driver_names_the_pip_command(module: str, code: str, command: str, what: str) -> None:
+    printed = error_without([module], code)
+    assert "\n" not in printed, printed  # one line, no traceback
+    assert what in printed and module in printed, printed
+    assert printed.endswith(command) or f"{command} " in printed, printed
+    assert printed.startswith(("MissingDependencyError: ", "GPUStackError: ", "VLLMUnavailableError: ")), (
+        printed
+    )
