@@ -29,6 +29,7 @@ from .checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_che
 from .config import GRPOConfig
 from .learner import Learner, Sample
 from .losses import group_advantages
+from .schedule import learning_rate_at
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ class GRPO(Algorithm):
             )
             rollout_s = time.perf_counter() - t0
             samples, summary = self._samples(outcomes, groups)
-            stats_ = await compute.run(learner.train_step, samples)
+            lr = learning_rate_at(state.step, cfg)
+            stats_ = await compute.run(learner.train_step, samples, lr)
             t1 = time.perf_counter()
             state.weights_version = await engine.update_weights(learner.export_weights())
             train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
@@ -145,6 +147,7 @@ class GRPO(Algorithm):
                 "train/kl": stats_.kl,
                 "train/clip_fraction": stats_.clip_fraction,
                 "train/grad_norm": stats_.grad_norm,
+                "train/learning_rate": lr,
                 "train/trained_samples": stats_.trained_samples,
                 "perf/generation_tokens_per_s": gen_tokens / rollout_s if rollout_s > 0 else 0.0,
                 "perf/train_tokens_per_s": stats_.tokens / stats_.seconds if stats_.seconds > 0 else 0.0,
@@ -233,6 +236,7 @@ class GRPO(Algorithm):
             "train/failed": sum(1 for o in outcomes if not o.succeeded),
             "train/calls_per_rollout": stats.fmean(calls) if calls else 0.0,
             "train/zero_advantage_groups": _flat_groups(rewards, groups),
+            "train/group_reward_means": _group_means(rewards, groups),
             "completion_tokens": tokens,
         }
         if not samples:
@@ -275,6 +279,15 @@ def _flat_groups(rewards: list[float], groups: list[int]) -> int:
     for r, g in zip(rewards, groups, strict=True):
         by.setdefault(g, set()).add(r)
     return sum(1 for values in by.values() if len(values) == 1)
+
+
+def _group_means(rewards: list[float], groups: list[int]) -> list[float]:
+    """Each group's mean reward, in group order: the points of a reward curve whose spread shows
+    how much one step's mean depends on which tasks it drew."""
+    by: dict[int, list[float]] = {}
+    for r, g in zip(rewards, groups, strict=True):
+        by.setdefault(g, []).append(r)
+    return [round(stats.fmean(by[g]), 4) for g in sorted(by)]
 
 
 def _restore_history(ctx: TrainerContext, history: list[dict[str, Any]]) -> None:

@@ -219,9 +219,13 @@ class Learner:
         if batch:
             yield batch
 
-    def train_step(self, samples: Sequence[Sample]) -> StepStats:
-        """One optimizer step (``num_iterations`` passes) on these samples."""
+    def train_step(self, samples: Sequence[Sample], learning_rate: float | None = None) -> StepStats:
+        """One optimizer step (``num_iterations`` passes) on these samples, at ``learning_rate``
+        (default: the configured one; the algorithm passes its schedule's value)."""
         cfg = self.config
+        if learning_rate is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
         started = time.perf_counter()
         stats = StepStats(tokens=sum(len(s.response_ids) for s in samples))
         usable = [s for s in samples if s.response_ids and s.prompt_ids]
