@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import click
 import pytest
 from agentlightning_quickstart.agent import calculate
 from agentlightning_quickstart.cli import parse_overrides
 from agentlightning_quickstart.report import group_points, smoothed
-from agentlightning_quickstart.tools_task import make_tool_split, run_tool_call
+from agentlightning_quickstart.tools_task import (
+    TOOLS_MAX_TURNS,
+    make_tool_split,
+    run_tool_call,
+    solve_with_tools,
+)
+
+from agentlightning_core.types import LLM
 
 
 def test_the_tool_split_is_fixed_distinct_and_hard_to_do_in_ones_head() -> None:
@@ -57,3 +67,104 @@ def test_set_overrides_are_typed_and_a_missing_equals_sign_is_named() -> None:
     }
     with pytest.raises(click.BadParameter, match="KEY=VALUE"):
         parse_overrides(("learning_rate",))
+
+
+class ScriptedModel:
+    """An OpenAI-compatible endpoint that answers each request with the next scripted message.
+
+    Why not the real engine: the behaviours under test (a model that loops on tool calls, names
+    an unknown tool, writes broken JSON) cannot be produced on demand by sampling SmolLM2; what
+    is tested is the agent's handling of the OpenAI responses, which this server returns in the
+    exact wire format the engine does. The requests it received are kept for the assertions.
+    """
+
+    def __init__(self, script: list[dict[str, Any]]) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                message = owner.script.pop(0)
+                finish = "tool_calls" if message.get("tool_calls") else message.pop("finish", "stop")
+                payload = json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "m",
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.llm = LLM(endpoint=f"http://127.0.0.1:{self.server.server_port}/v1", model="m", api_key="x")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def call(name: str, arguments: str) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+        ],
+    }
+
+
+TASK = {"question": "What is 347 * 29?", "answer": 10063, "expression": "347 * 29"}
+
+
+def test_a_tool_call_then_the_answer_scores_1_and_sends_the_result_back() -> None:
+    model = ScriptedModel(
+        [call("calculate", '{"expression": "347*29"}'), {"role": "assistant", "content": "10063"}]
+    )
+    try:
+        assert solve_with_tools(TASK, model.llm) == (1.0, 2, 1, "answered")
+    finally:
+        model.close()
+    assert model.requests[0]["tools"][0]["function"]["name"] == "calculate"
+    assert model.requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "10063"}
+
+
+def test_unknown_tools_and_broken_json_get_error_results_and_the_rollout_goes_on() -> None:
+    model = ScriptedModel(
+        [call("search", "{}"), call("calculate", "{not json"), {"role": "assistant", "content": "7"}]
+    )
+    try:
+        assert solve_with_tools(TASK, model.llm) == (0.0, 3, 2, "answered")
+    finally:
+        model.close()
+    assert model.requests[1]["messages"][-1]["content"].startswith("error: unknown tool 'search'")
+    assert model.requests[2]["messages"][-1]["content"].startswith("error: arguments must be a JSON object")
+
+
+def test_a_model_that_keeps_calling_tools_stops_at_the_turn_limit_with_reward_0() -> None:
+    model = ScriptedModel([call("calculate", '{"expression": "1+1"}')] * TOOLS_MAX_TURNS)
+    try:
+        assert solve_with_tools(TASK, model.llm) == (0.0, TOOLS_MAX_TURNS, TOOLS_MAX_TURNS, "turn_limit")
+    finally:
+        model.close()
+    assert len(model.requests) == TOOLS_MAX_TURNS
+
+
+def test_a_final_reply_cut_off_by_max_tokens_scores_0() -> None:
+    model = ScriptedModel([{"role": "assistant", "content": "The answer is 10063", "finish": "length"}])
+    try:
+        assert solve_with_tools(TASK, model.llm) == (0.0, 1, 0, "cut_off")
+    finally:
+        model.close()
