@@ -19,7 +19,8 @@ from agentlightning_quickstart.tools_task import (
     solve_with_tools,
 )
 
-from agentlightning_core.types import LLM
+from agentlightning_core.runtime.context import AttemptContext, reset_context, set_context
+from agentlightning_core.types import LLM, Attempt, Rollout
 
 
 def test_the_tool_split_is_fixed_distinct_and_hard_to_do_in_ones_head() -> None:
@@ -155,11 +156,20 @@ def test_unknown_tools_and_broken_json_get_error_results_and_the_rollout_goes_on
 
 def test_a_model_that_keeps_calling_tools_stops_at_the_turn_limit_with_reward_0() -> None:
     model = ScriptedModel([call("calculate", '{"expression": "1+1"}')] * TOOLS_MAX_TURNS)
+    rollout = Rollout(input=TASK)
+    ctx = AttemptContext(rollout=rollout, attempt=Attempt(rollout_id=rollout.rollout_id, sequence=1))
+    token = set_context(ctx)
     try:
         assert solve_with_tools(TASK, model.llm) == (0.0, TOOLS_MAX_TURNS, TOOLS_MAX_TURNS, "turn_limit")
     finally:
+        reset_context(token)
         model.close()
     assert len(model.requests) == TOOLS_MAX_TURNS
+    # the trace says why the reward is 0: three tool spans, then the end with its reason
+    spans = ctx.take_pending()
+    assert [s.name for s in spans] == ["tool.calculate"] * TOOLS_MAX_TURNS + ["agent.end"]
+    assert spans[0].attributes["agentlightning.tool.result"] == "2"
+    assert spans[-1].attributes == {"reason": "turn_limit", "turns": 3, "tool_calls": 3, "reward": 0.0}
 
 
 def test_a_final_reply_cut_off_by_max_tokens_scores_0() -> None:
