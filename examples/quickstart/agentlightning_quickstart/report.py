@@ -108,7 +108,7 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str = "Calculator age
     ax.set_ylabel("reward / accuracy")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", fontsize=8)
     ax.set_title(f"{title} (SmolLM2-135M) trained with GRPO on CPU")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
