@@ -24,6 +24,9 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=16, help="training problems, 8 samples each")
     parser.add_argument("--temperatures", default="0.5,0.7,1.0")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--few-shot", action="store_true", help="tools: one worked example before the question"
+    )
     args = parser.parse_args()
     print(
         f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)",
@@ -57,7 +60,7 @@ def main() -> None:
             reply, calls, finished = solve(task, llm)
             result = (score(reply, int(task["answer"]), finished), calls, calls - 1)
         else:
-            reward, calls, tools, _ = solve_with_tools(task, llm)
+            reward, calls, tools, _ = solve_with_tools(task, llm, few_shot=args.few_shot)
             result = (reward, calls, tools)
         seen[temperature].setdefault(task["question"], []).append(result)
         return result[0]

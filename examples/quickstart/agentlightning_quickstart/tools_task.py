@@ -104,7 +104,27 @@ def record(name: str, attributes: dict[str, Any]) -> None:
     )
 
 
-def solve_with_tools(task: dict[str, Any], llm: LLM) -> tuple[float, int, int, str]:
+#: One worked example in plain OpenAI messages (the engine renders it in its own tool format):
+#: measured with ``benchmarks/demo_probe.py --task tools --few-shot`` (see the README).
+FEW_SHOT: list[dict[str, Any]] = [
+    {"role": "user", "content": "What is 123 * 45?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_example",
+                "type": "function",
+                "function": {"name": "calculate", "arguments": '{"expression": "123 * 45"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_example", "content": "5535"},
+    {"role": "assistant", "content": "5535"},
+]
+
+
+def solve_with_tools(task: dict[str, Any], llm: LLM, few_shot: bool = False) -> tuple[float, int, int, str]:
     """Run the conversation. Returns (reward, LLM calls, tool calls, why it ended).
 
     ``why`` is ``answered``, ``cut_off`` (the final reply hit ``max_tokens``: reward 0, as in the
@@ -116,6 +136,7 @@ def solve_with_tools(task: dict[str, Any], llm: LLM) -> tuple[float, int, int, s
     client = OpenAI(base_url=llm.endpoint, api_key=llm.api_key_value, max_retries=0, timeout=600)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": TOOLS_SYSTEM_PROMPT},
+        *(FEW_SHOT if few_shot else []),
         {"role": "user", "content": task["question"]},
     ]
     answer = int(task["answer"])
