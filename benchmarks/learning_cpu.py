@@ -10,6 +10,15 @@ process of its own. The clock counts training only: it is paused while the held-
 is evaluated, for both. Each run stops at 90% held-out accuracy or at its time budget.
 
     make bench-deps && .venv/bin/python benchmarks/learning_cpu.py
+
+``--task tools`` (issue 14): the quickstart's tool task (``agl demo --task tools``: products and
+two-step expressions only the ``calculate`` tool gets right; the agent is a plain OpenAI client
+passing ``tools=[...]``), ours alone. It prints held-out accuracy before -> after, the minutes and
+the LLM calls per training rollout (first steps -> last steps; above 1 means the tool is called).
+TRL's GRPOTrainer takes ``tools=`` since 0.26, but this script does not implement a TRL side of
+the tool task yet, so no comparison is claimed.
+
+    .venv/bin/python benchmarks/learning_cpu.py --task tools --steps 30 --seed 0
 """
 
 from __future__ import annotations
@@ -178,6 +187,43 @@ def run_trl(args: argparse.Namespace, out: Path) -> list[tuple[float, float]]:
     return curve
 
 
+def run_tools(args: argparse.Namespace, out: Path) -> None:
+    """Ours on the tool task: held-out before -> after, minutes, calls per rollout."""
+    import torch
+    from agentlightning_grpo import GRPO
+    from agentlightning_quickstart.config import DEMO_KEYS, TOOLS_DEFAULTS
+    from agentlightning_quickstart.tools_task import make_tool_split, tool_agent
+    from agentlightning_transformers import TransformersEngine
+
+    from agentlightning_core import Trainer
+
+    torch.manual_seed(args.seed)
+    train, val = make_tool_split(TOOLS_DEFAULTS["n_train"], TOOLS_DEFAULTS["n_val"], seed=0)
+    params = {k: v for k, v in TOOLS_DEFAULTS.items() if k not in DEMO_KEYS}
+    algo = GRPO(
+        steps=args.steps,
+        eval_every=args.steps,  # before and after only: the clock is the point
+        threads=args.threads,
+        seed=args.seed,
+        **params,
+    )
+    engine = TransformersEngine(threads=args.threads, max_batch_size=128)
+    trainer = Trainer(
+        algo, engine=engine, n_runners=1, concurrency=128, store="memory://", output_dir=out, progress=False
+    )
+    started = time.perf_counter()
+    trainer.fit(tool_agent, train, val)
+    minutes = (time.perf_counter() - started) / 60
+    metrics = trainer.last_result.metrics if trainer.last_result else []
+    vals = [float(m["val/accuracy"]) for m in metrics if "val/accuracy" in m]
+    calls = [float(m["train/calls_per_rollout"]) for m in metrics if "train/calls_per_rollout" in m]
+    k = min(5, len(calls))
+    print(f"tools: held-out before -> after: {vals[0]:.0%} -> {vals[-1]:.0%}  ({len(val)} problems, greedy)")
+    print(f"tools: {len(calls)} steps, {minutes:.1f} min (model load and evaluations included)")
+    if calls:
+        print(f"tools: LLM calls per training rollout {sum(calls[:k]) / k:.2f} -> {sum(calls[-k:]) / k:.2f}")
+
+
 def reached(curve: list[tuple[float, float]]) -> str:
     for spent, acc in curve:
         if acc >= TARGET:
@@ -192,6 +238,11 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=5, help="steps between held-out evaluations")
     parser.add_argument("--budget-min", type=float, default=15.0, help="training minutes before giving up")
     parser.add_argument("--only", choices=["ours", "trl"], default=None)
+    parser.add_argument(
+        "--task", choices=["add", "tools"], default="add", help="tools: ours alone (see above)"
+    )
+    parser.add_argument("--steps", type=int, default=30, help="GRPO steps of the tool task")
+    parser.add_argument("--seed", type=int, default=0, help="training order and sampling of the tool task")
     parser.add_argument("--json-result", action="store_true", help=argparse.SUPPRESS)
     a = parser.parse_args()
     if not a.json_result:
@@ -199,6 +250,11 @@ def main() -> None:
             f"# {common.command_line()}  (git {common.git_rev()}, load {common.load_average()} at start)",
             flush=True,
         )
+    if a.task == "tools":
+        with tempfile.TemporaryDirectory() as tmp:
+            run_tools(a, Path(tmp) / "tools")
+        print(f"(load {common.load_average()} at end)")
+        return
     curves: dict[str, list[tuple[float, float]]] = {}
     if a.only is None:  # both sides, each in a process of its own
         results = common.run_sides_apart(["ours", "trl"], sys.argv[1:])  # no --only here

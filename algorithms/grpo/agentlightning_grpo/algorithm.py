@@ -29,6 +29,7 @@ from .checkpoint import TrainState, export_hf, latest_checkpoint, load_checkpoin
 from .config import GRPOConfig, adapter_patterns
 from .learner import Learner, Sample, StepStats
 from .losses import group_advantages, position_advantages, returns_to_go
+from .schedule import learning_rate_at
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,12 @@ class GRPO(Algorithm):
         return engine
 
     async def _train(
-        self, engine: LLMEngine, learner: Learner, samples: list[Sample]
+        self, engine: LLMEngine, learner: Learner, samples: list[Sample], learning_rate: float | None = None
     ) -> tuple[StepStats, dict[str, float]]:
         """One optimizer step; with ``adapters``, one per adapter on its own samples (its own
         optimizer), reported as ``train/<adapter>/...`` and summed/averaged into ``train/...``."""
         if not self.config.adapters:
-            return await engine.run_compute(learner.train_step, samples), {}
+            return await engine.run_compute(learner.train_step, samples, None, learning_rate), {}
         total = StepStats()
         extra: dict[str, float] = {}
         ran = 0
@@ -97,7 +98,7 @@ class GRPO(Algorithm):
             extra[f"train/{name}/samples"] = float(len(own))
             if not own:
                 continue
-            st = await engine.run_compute(learner.train_step, own, name)
+            st = await engine.run_compute(learner.train_step, own, name, learning_rate)
             ran += 1
             extra[f"train/{name}/loss"] = st.loss
             extra[f"train/{name}/grad_norm"] = st.grad_norm
@@ -190,7 +191,8 @@ class GRPO(Algorithm):
             )
             rollout_s = time.perf_counter() - t0
             samples, summary = self._samples(outcomes, groups)
-            stats_, per_adapter = await self._train(engine, learner, samples)
+            lr = learning_rate_at(state.step, cfg)
+            stats_, per_adapter = await self._train(engine, learner, samples, lr)
             t1 = time.perf_counter()
             state.weights_version = await self._push(engine)
             train_update = await ctx.publish_resources(self._resources(ctx, greedy=False))
@@ -205,6 +207,7 @@ class GRPO(Algorithm):
                 "train/kl": stats_.kl,
                 "train/clip_fraction": stats_.clip_fraction,
                 "train/grad_norm": stats_.grad_norm,
+                "train/learning_rate": lr,
                 "train/trained_samples": stats_.trained_samples,
                 "perf/generation_tokens_per_s": gen_tokens / rollout_s if rollout_s > 0 else 0.0,
                 "perf/train_tokens_per_s": stats_.tokens / stats_.seconds if stats_.seconds > 0 else 0.0,
@@ -331,6 +334,7 @@ class GRPO(Algorithm):
             "train/failed": sum(1 for o in outcomes if not o.succeeded),
             "train/calls_per_rollout": stats.fmean(calls) if calls else 0.0,
             "train/zero_advantage_groups": _flat_groups(rewards, groups),
+            "train/group_reward_means": _group_means(rewards, groups),
             "completion_tokens": tokens,
         }
         if not samples:
@@ -412,6 +416,15 @@ def _flat_groups(rewards: list[float], groups: list[int]) -> int:
     for r, g in zip(rewards, groups, strict=True):
         by.setdefault(g, set()).add(r)
     return sum(1 for values in by.values() if len(values) == 1)
+
+
+def _group_means(rewards: list[float], groups: list[int]) -> list[float]:
+    """Each group's mean reward, in group order: the points of a reward curve whose spread shows
+    how much one step's mean depends on which tasks it drew."""
+    by: dict[int, list[float]] = {}
+    for r, g in zip(rewards, groups, strict=True):
+        by.setdefault(g, []).append(r)
+    return [round(stats.fmean(by[g]), 4) for g in sorted(by)]
 
 
 def _restore_history(ctx: TrainerContext, history: list[dict[str, Any]]) -> None:

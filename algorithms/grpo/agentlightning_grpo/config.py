@@ -82,6 +82,13 @@ class GRPOConfig(BaseModel):
 
     # --- optimisation
     learning_rate: float = Field(2e-5, gt=0.0)
+    lr_schedule: Literal["constant", "linear", "cosine"] = Field(
+        "constant",
+        description="learning rate after warm-up: constant, or decayed to lr_min_ratio x learning_rate "
+        "by the last step (linear or cosine)",
+    )
+    warmup_steps: int = Field(0, ge=0, description="steps of linear warm-up from 0 to learning_rate")
+    lr_min_ratio: float = Field(0.0, ge=0.0, le=1.0, description="final learning rate / learning_rate")
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
     clip_low: float = Field(0.2, ge=0.0)

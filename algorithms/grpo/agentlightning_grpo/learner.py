@@ -343,12 +343,18 @@ class Learner:
         if batch:
             yield batch
 
-    def train_step(self, samples: Sequence[Sample], adapter: str | None = None) -> StepStats:
+    def train_step(
+        self, samples: Sequence[Sample], adapter: str | None = None, learning_rate: float | None = None
+    ) -> StepStats:
         """One optimizer step (``num_iterations`` passes) on these samples; with ``adapter``, of
-        that agent adapter only, with its own optimizer (the others' matrices get no gradient)."""
+        that agent adapter only, with its own optimizer (the others' matrices get no gradient); at
+        ``learning_rate`` (default: the configured one; the algorithm passes its schedule's value)."""
         if adapter is not None:
             self._activate(adapter)
         cfg = self.config
+        if learning_rate is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
         started = time.perf_counter()
         stats = StepStats(tokens=sum(len(s.response_ids) for s in samples))
         usable = [s for s in samples if s.response_ids and s.prompt_ids]

@@ -82,6 +82,12 @@ def test_a_step_moves_the_weights_and_skips_zero_advantage_samples(
     assert nothing.trained_samples == 0
 
 
+def test_the_scheduled_learning_rate_reaches_the_optimizer(learner: Learner, samples: list[Sample]) -> None:
+    learner.train_step(samples[:1], learning_rate=1e-7)
+    assert [g["lr"] for g in learner.optimizer.param_groups] == [1e-7] * len(learner.optimizer.param_groups)
+    learner.train_step(samples[:1], learning_rate=learner.config.learning_rate)
+
+
 def test_lora_export_reproduces_the_lora_model(samples: list[Sample]) -> None:
     lora = Learner(
         default_model_path(), GRPOConfig(lora={"r": 4, "alpha": 8}, learning_rate=1e-2, precision="fp32")

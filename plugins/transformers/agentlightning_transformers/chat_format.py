@@ -15,8 +15,15 @@ format, the widespread Hermes convention, appended to the system message::
 Assistant turns that made tool calls are rendered back in the same ``<tool_call>`` form, and tool
 results as ``<tool_response>...</tool_response>`` in a ``tool`` turn, so a multi-turn conversation
 reads to the model exactly as it would have written it. :func:`parse_tool_calls` finds the
-``<tool_call>`` blocks (and, leniently, a bare ``{"name": ..., "arguments": ...}`` reply) in the
-completion and turns them into OpenAI ``tool_calls``.
+``<tool_call>`` blocks (and, leniently, a bare ``{"name": ..., "arguments": ...}`` reply naming a
+tool of the request) in the completion and turns them into OpenAI ``tool_calls``.
+
+A ``<tool_call>`` block is always returned as a call, even when it names a tool the request does
+not offer or its JSON is broken: the model asked for a tool, and the agent (which runs tools) is
+the one to answer "unknown tool" or "bad arguments" as the tool result, so the model can learn
+from it and the rollout goes on. Broken JSON keeps the name when one can be read
+(``"name": "..."``, else ``""``) and passes the block's raw text as ``arguments``, which the
+agent's ``json.loads`` then rejects.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+NAME_RE = re.compile(r'"name"\s*:\s*"([^"]*)"')
 
 
 def tools_system_text(tools: Sequence[dict[str, Any]]) -> str:
@@ -109,16 +117,15 @@ def normalize_messages(
 def parse_tool_calls(text: str, tool_names: set[str]) -> tuple[str | None, list[dict[str, Any]]]:
     """Split a completion into its plain content and OpenAI ``tool_calls``.
 
-    Only calls naming a tool of the request count; anything unparsable stays in the content, so
-    the agent sees what the model wrote instead of a silently dropped call.
+    Every ``<tool_call>`` block is a call (see the module docstring for unknown names and broken
+    JSON); a bare JSON reply counts only when it names a tool of the request, so a model that
+    merely writes JSON is not turned into a call.
     """
     calls: list[dict[str, Any]] = []
     spans: list[tuple[int, int]] = []
     for match in TOOL_CALL_RE.finditer(text):
-        call = _as_call(match.group(1), tool_names)
-        if call is not None:
-            calls.append(call)
-            spans.append(match.span())
+        calls.append(_as_call(match.group(1), None) or _broken_call(match.group(1)))
+        spans.append(match.span())
     if not calls:
         stripped = text.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
@@ -133,7 +140,9 @@ def parse_tool_calls(text: str, tool_names: set[str]) -> tuple[str | None, list[
     return (rest or None), calls
 
 
-def _as_call(raw: str, tool_names: set[str]) -> dict[str, Any] | None:
+def _as_call(raw: str, tool_names: set[str] | None) -> dict[str, Any] | None:
+    """``raw`` as a call when it is a JSON object with a string ``name`` (one of ``tool_names``
+    unless that is ``None``)."""
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError:
@@ -141,10 +150,21 @@ def _as_call(raw: str, tool_names: set[str]) -> dict[str, Any] | None:
     if not isinstance(obj, dict):
         return None
     name = obj.get("name")
-    if not isinstance(name, str) or name not in tool_names:
+    if not isinstance(name, str) or (tool_names is not None and name not in tool_names):
         return None
     args = obj.get("arguments", obj.get("parameters", {}))
     arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+    return _call(name, arguments)
+
+
+def _broken_call(raw: str) -> dict[str, Any]:
+    """A ``<tool_call>`` block that is not a JSON object with a name: its name if one can be
+    read, and its raw text as the arguments (which no JSON parser accepts as an object)."""
+    found = NAME_RE.search(raw)
+    return _call(found.group(1) if found else "", raw)
+
+
+def _call(name: str, arguments: str) -> dict[str, Any]:
     return {
         "id": f"call_{uuid.uuid4().hex[:24]}",
         "type": "function",

@@ -86,13 +86,27 @@ def test_tool_calls_are_parsed_and_the_rest_stays_content() -> None:
     assert calls[0]["id"].startswith("call_")
 
 
-def test_unknown_tools_and_broken_json_stay_text() -> None:
-    for text in [
-        '<tool_call>{"name": "search", "arguments": {}}</tool_call>',
-        "<tool_call>{not json</tool_call>",
-        "12",
-    ]:
+def test_plain_text_and_bare_json_naming_no_offered_tool_stay_text() -> None:
+    for text in ["12", '{"name": "search", "arguments": {}}', '{"answer": 3}']:
         assert parse_tool_calls(text, {"calculate"}) == (text, [])
+
+
+def test_a_tool_call_block_with_an_unknown_name_or_broken_json_is_still_a_call() -> None:
+    """The agent answers these with an error as the tool result; dropping them would hide the
+    model's attempt from it (and from training)."""
+    content, calls = parse_tool_calls(
+        '<tool_call>{"name": "search", "arguments": {}}</tool_call>', {"calculate"}
+    )
+    assert content is None
+    assert calls[0]["function"] == {"name": "search", "arguments": "{}"}
+    _, calls = parse_tool_calls(
+        '<tool_call>{"name": "calculate", "arguments": {"expression": 3*4}</tool_call>', {"calculate"}
+    )
+    assert calls[0]["function"]["name"] == "calculate"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(calls[0]["function"]["arguments"])
+    _, calls = parse_tool_calls("<tool_call>{not json</tool_call>", {"calculate"})
+    assert calls[0]["function"] == {"name": "", "arguments": "{not json"}
 
 
 def test_a_bare_json_call_and_an_unclosed_tag_are_accepted() -> None:

@@ -1,0 +1,180 @@
+"""The tool task's pieces: problems the tool solves, bad calls answered with errors, the plot's band."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import click
+import pytest
+from agentlightning_quickstart.agent import calculate
+from agentlightning_quickstart.cli import parse_overrides
+from agentlightning_quickstart.report import group_points, smoothed
+from agentlightning_quickstart.tools_task import (
+    TOOLS_MAX_TURNS,
+    make_tool_split,
+    run_tool_call,
+    solve_with_tools,
+)
+
+from agentlightning_core.runtime.context import AttemptContext, reset_context, set_context
+from agentlightning_core.types import LLM, Attempt, Rollout
+
+
+def test_the_tool_split_is_fixed_distinct_and_hard_to_do_in_ones_head() -> None:
+    train, val = make_tool_split(300, 100, seed=0)
+    assert (train, val) == make_tool_split(300, 100, seed=0)
+    assert len(train) == 300 and len(val) == 100
+    assert not {t["expression"] for t in train} & {v["expression"] for v in val}
+    for problem in train + val:
+        assert calculate(problem["expression"]) == str(problem["answer"])
+        assert problem["answer"] >= 100  # at least three digits: no single-digit guessing
+        assert problem["question"] == f"What is {problem['expression']}?"
+
+
+def test_bad_tool_calls_come_back_as_error_strings_never_exceptions() -> None:
+    assert run_tool_call("calculate", json.dumps({"expression": "347 * 29"})) == "10063"
+    assert run_tool_call("search", "{}").startswith("error: unknown tool 'search'")
+    assert run_tool_call("", "{not json").startswith("error: unknown tool")
+    assert run_tool_call("calculate", "{not json").startswith("error: arguments must be a JSON object")
+    assert run_tool_call("calculate", '{"expr": "1+1"}').startswith("error: arguments must be")
+    assert run_tool_call("calculate", "[1, 2]").startswith("error: arguments must be")
+    assert run_tool_call("calculate", None).startswith("error: arguments must be")
+    assert run_tool_call("calculate", '{"expression": "2**100"}').startswith("error")
+
+
+def test_group_means_make_a_smoothed_curve_with_a_standard_error_band() -> None:
+    metrics = [
+        {"step": 1, "train/group_reward_means": [0.0, 0.5]},
+        {"step": 2, "train/group_reward_means": [1.0, 0.5]},
+        {"step": 3, "train/reward_mean": 0.25},  # an older record without group means
+    ]
+    points = group_points(metrics)
+    assert points == [(1, 0.0), (1, 0.5), (2, 1.0), (2, 0.5), (3, 0.25)]
+    curve = smoothed(points, window=2)
+    assert curve[0] == (1, 0.25, pytest.approx(0.25))  # mean 0.25, sd 0.354, se 0.354 / sqrt(2)
+    step, mean, se = curve[1]  # steps 1-2: 0, .5, 1, .5
+    assert (step, mean) == (2, 0.5) and se == pytest.approx((1 / 6) ** 0.5 / 2)
+    assert curve[2][:2] == (3, pytest.approx(0.5833333))  # steps 2-3: 1, .5, .25
+
+
+def test_set_overrides_are_typed_and_a_missing_equals_sign_is_named() -> None:
+    assert parse_overrides(("learning_rate=1e-5", "lr_schedule=linear", "tasks_per_step=4")) == {
+        "learning_rate": 1e-5,
+        "lr_schedule": "linear",
+        "tasks_per_step": 4,
+    }
+    with pytest.raises(click.BadParameter, match="KEY=VALUE"):
+        parse_overrides(("learning_rate",))
+
+
+class ScriptedModel:
+    """An OpenAI-compatible endpoint that answers each request with the next scripted message.
+
+    Why not the real engine: the behaviours under test (a model that loops on tool calls, names
+    an unknown tool, writes broken JSON) cannot be produced on demand by sampling SmolLM2; what
+    is tested is the agent's handling of the OpenAI responses, which this server returns in the
+    exact wire format the engine does. The requests it received are kept for the assertions.
+    """
+
+    def __init__(self, script: list[dict[str, Any]]) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                message = owner.script.pop(0)
+                finish = "tool_calls" if message.get("tool_calls") else message.pop("finish", "stop")
+                payload = json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "m",
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.llm = LLM(endpoint=f"http://127.0.0.1:{self.server.server_port}/v1", model="m", api_key="x")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def call(name: str, arguments: str) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+        ],
+    }
+
+
+TASK = {"question": "What is 347 * 29?", "answer": 10063, "expression": "347 * 29"}
+
+
+def test_a_tool_call_then_the_answer_scores_1_and_sends_the_result_back() -> None:
+    model = ScriptedModel(
+        [call("calculate", '{"expression": "347*29"}'), {"role": "assistant", "content": "10063"}]
+    )
+    try:
+        assert solve_with_tools(TASK, model.llm) == (1.0, 2, 1, "answered")
+    finally:
+        model.close()
+    assert model.requests[0]["tools"][0]["function"]["name"] == "calculate"
+    assert model.requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "10063"}
+
+
+def test_unknown_tools_and_broken_json_get_error_results_and_the_rollout_goes_on() -> None:
+    model = ScriptedModel(
+        [call("search", "{}"), call("calculate", "{not json"), {"role": "assistant", "content": "7"}]
+    )
+    try:
+        assert solve_with_tools(TASK, model.llm) == (0.0, 3, 2, "answered")
+    finally:
+        model.close()
+    assert model.requests[1]["messages"][-1]["content"].startswith("error: unknown tool 'search'")
+    assert model.requests[2]["messages"][-1]["content"].startswith("error: arguments must be a JSON object")
+
+
+def test_a_model_that_keeps_calling_tools_stops_at_the_turn_limit_with_reward_0() -> None:
+    model = ScriptedModel([call("calculate", '{"expression": "1+1"}')] * TOOLS_MAX_TURNS)
+    rollout = Rollout(input=TASK)
+    ctx = AttemptContext(rollout=rollout, attempt=Attempt(rollout_id=rollout.rollout_id, sequence=1))
+    token = set_context(ctx)
+    try:
+        assert solve_with_tools(TASK, model.llm) == (0.0, TOOLS_MAX_TURNS, TOOLS_MAX_TURNS, "turn_limit")
+    finally:
+        reset_context(token)
+        model.close()
+    assert len(model.requests) == TOOLS_MAX_TURNS
+    # the trace says why the reward is 0: three tool spans, then the end with its reason
+    spans = ctx.take_pending()
+    assert [s.name for s in spans] == ["tool.calculate"] * TOOLS_MAX_TURNS + ["agent.end"]
+    assert spans[0].attributes["agentlightning.tool.result"] == "2"
+    assert spans[-1].attributes == {"reason": "turn_limit", "turns": 3, "tool_calls": 3, "reward": 0.0}
+
+
+def test_a_final_reply_cut_off_by_max_tokens_scores_0() -> None:
+    model = ScriptedModel([{"role": "assistant", "content": "The answer is 10063", "finish": "length"}])
+    try:
+        assert solve_with_tools(TASK, model.llm) == (0.0, 1, 0, "cut_off")
+    finally:
+        model.close()
