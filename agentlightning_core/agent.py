@@ -79,9 +79,9 @@ class FunctionAgent(LitAgent[Any]):
             elif param in resources:
                 kwargs[param] = resources[param]
             elif param == "llm":
-                kwargs[param] = _first(resources, LLM, self.name)
+                kwargs[param] = first_resource(resources, LLM, self.name)
             elif param == "prompt_template":
-                kwargs[param] = _first(resources, PromptTemplate, self.name)
+                kwargs[param] = first_resource(resources, PromptTemplate, self.name)
         return kwargs
 
     def rollout(self, task: Any, resources: NamedResources, rollout: Rollout) -> Any:
@@ -95,7 +95,8 @@ class FunctionAgent(LitAgent[Any]):
         return self.fn(*args, **kwargs)
 
 
-def _first(resources: NamedResources, kind: type, agent: str) -> Any:
+def first_resource(resources: NamedResources, kind: type, agent: str) -> Any:
+    """The rollout's first resource of type ``kind``; a clear error naming what it has if none."""
     for value in resources.values():
         if isinstance(value, kind):
             return value
@@ -103,6 +104,17 @@ def _first(resources: NamedResources, kind: type, agent: str) -> Any:
         f"agent {agent!r} asks for a {kind.__name__} but the rollout's resources have none "
         f"(names: {', '.join(resources) or 'none'}); publish one with the algorithm's initial resources"
     )
+
+
+def first_llm(resources: NamedResources, agent: str) -> LLM:
+    """The rollout's first ``LLM`` resource: what a framework adapter points its model client at."""
+    llm: LLM = first_resource(resources, LLM, agent)
+    return llm
+
+
+async def maybe_await(value: Any) -> Any:
+    """``value``, awaited if it is awaitable: user callbacks (builders, rewards) may be either."""
+    return await value if inspect.isawaitable(value) else value
 
 
 @overload

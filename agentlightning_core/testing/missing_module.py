@@ -51,3 +51,19 @@ else:
     if done.returncode != 0:
         raise AssertionError(f"the probe itself failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout.strip()
+
+
+#: the one-line errors a missing driver may raise (the core's, and the GPU stack's own)
+ONE_LINE_ERRORS = ("MissingDependencyError: ", "GPUStackError: ", "VLLMUnavailableError: ")
+
+
+def assert_names_the_pip_command(module: str, code: str, command: str, what: str) -> None:
+    """Run ``code`` without ``module`` and check the error a user meets: one line, naming what was
+    asked for (``what``, e.g. ``"adapter 'mcp'"``) and the missing module, ending with (or
+    containing) the pip ``command`` that brings it. Every distribution's ``test_missing_driver.py``
+    runs its cases through this."""
+    printed = error_without([module], code)
+    assert "\n" not in printed, printed  # one line, no traceback
+    assert what in printed and module in printed, printed
+    assert printed.endswith(command) or f"{command} " in printed, printed
+    assert printed.startswith(ONE_LINE_ERRORS), printed

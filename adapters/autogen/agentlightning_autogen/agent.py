@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from agentlightning_core.agent import LitAgent
+from agentlightning_core.agent import LitAgent, first_llm, maybe_await
 from agentlightning_core.runtime.context import NamedResources
 from agentlightning_core.types import LLM, Rollout
 
@@ -33,20 +33,6 @@ def openai_model_client(llm: LLM, **options: Any) -> Any:
     return OpenAIChatCompletionClient(
         model=llm.model, base_url=llm.endpoint, api_key=llm.api_key_value, **options
     )
-
-
-def first_llm(resources: NamedResources, agent: str) -> LLM:
-    for value in resources.values():
-        if isinstance(value, LLM):
-            return value
-    raise LookupError(
-        f"agent {agent!r} needs an LLM resource but the rollout has none "
-        f"(names: {', '.join(resources) or 'none'}); publish one, e.g. the Trainer's default LLM"
-    )
-
-
-async def maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
 
 
 async def close_resources(team: Any) -> None:

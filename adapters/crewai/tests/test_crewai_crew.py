@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,26 +16,16 @@ from agentlightning_otel import OtelTracer
 from crewai import Agent, Crew, Process, Task
 from crewai.tools import tool
 
+from agentlightning_core.testing.network import refuse_remote_connections
 from agentlightning_core.testing.proxy_harness import ProxyHarness
 from agentlightning_core.testing.scripted_llm import ForwardingEngine, ScriptedUpstream, tool_call
 from agentlightning_core.types import LLM, semconv
 
-LOCAL = ("127.0.0.1", "localhost", "::1")
-
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    attempts: list[Any] = []
-    connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: Any) -> Any:
-        if isinstance(address, tuple) and address[0] not in LOCAL:
-            attempts.append(address)
-            raise OSError(f"test: no network ({address})")
-        return connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    yield attempts
+def no_network() -> Iterator[list[Any]]:
+    with refuse_remote_connections() as attempts:
+        yield attempts
 
 
 @tool("multiply")

@@ -6,19 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from agentlightning_core.agent import LitAgent
+from agentlightning_core.agent import LitAgent, first_llm
 from agentlightning_core.runtime.context import NamedResources
 from agentlightning_core.types import LLM, Rollout
-
-
-def first_llm(resources: NamedResources, agent: str) -> LLM:
-    for value in resources.values():
-        if isinstance(value, LLM):
-            return value
-    raise LookupError(
-        f"agent {agent!r} needs an LLM resource but the rollout has none "
-        f"(names: {', '.join(resources) or 'none'}); publish one, e.g. the Trainer's default LLM"
-    )
 
 
 def run_config_for(llm: LLM, **options: Any) -> Any:

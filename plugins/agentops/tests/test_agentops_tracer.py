@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("agentops", reason="runs in .venv-agentops (make test-agentops)")
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,27 +18,16 @@ import pytest
 from agentlightning_agentops import AgentOpsTracer, uninstrument_all
 from openai import AsyncOpenAI
 
+from agentlightning_core.testing.network import refuse_remote_connections
 from agentlightning_core.testing.proxy_harness import ProxyHarness
 from agentlightning_core.testing.scripted_llm import ForwardingEngine, ScriptedUpstream
 from agentlightning_core.types import LLM, semconv
 
-LOCAL = ("127.0.0.1", "localhost", "::1")
-
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Every connection attempt to a host that is not this machine fails and is recorded."""
-    attempts: list[Any] = []
-    connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: Any) -> Any:
-        if isinstance(address, tuple) and address[0] not in LOCAL:
-            attempts.append(address)
-            raise OSError(f"test: no network ({address})")
-        return connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    yield attempts
+def no_network() -> Iterator[list[Any]]:
+    with refuse_remote_connections() as attempts:
+        yield attempts
 
 
 async def solver(task: dict[str, Any], llm: LLM) -> float:
