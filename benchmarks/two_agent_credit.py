@@ -15,7 +15,7 @@ rollouts, at most 8 new tokens per call), learning rate ``--lr``:
 Each configuration runs in a process of its own (peak RSS is that process's). Reported: greedy
 held-out accuracy of the whole system before and after, median s/step, peak RSS.
 
-    .venv/bin/python benchmarks/two_agent_credit.py --steps 12
+    .venv/bin/python benchmarks/two_agent_credit.py --steps 12 [--seed N]
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.lr,
         eval_every=0,
         threads=args.threads,
-        seed=0,
+        seed=args.seed,
         **options,
     )
     engine = TransformersEngine(threads=args.threads, max_batch_size=128)
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="GRPO's seed (task order, sampling)")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--only", choices=CONFIGS)
     parser.add_argument("--json-result", action="store_true")
