@@ -56,8 +56,9 @@ def _string(node: ast.AST | None, constants: dict[str, str]) -> str | None:
     return None
 
 
-def _settings_fields(cls: ast.ClassDef, constants: dict[str, str]) -> Iterator[str]:
-    prefix = ""
+def settings_prefix(cls: ast.ClassDef, constants: dict[str, str], inherited: str = "") -> str:
+    """The class's ``env_prefix``; a subclass that sets none keeps its parent's."""
+    prefix = inherited
     for node in cls.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "model_config" for t in node.targets
@@ -66,6 +67,10 @@ def _settings_fields(cls: ast.ClassDef, constants: dict[str, str]) -> Iterator[s
                 for kw in node.value.keywords:
                     if kw.arg == "env_prefix":
                         prefix = _string(kw.value, constants) or ""
+    return prefix
+
+
+def _settings_fields(cls: ast.ClassDef, constants: dict[str, str], prefix: str) -> Iterator[str]:
     for node in cls.body:
         if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
             continue
@@ -113,7 +118,7 @@ def variables_in(path: Path, helpers: set[str] = frozenset()) -> set[str]:  # ty
     tree = ast.parse(path.read_text(), str(path))
     constants = _constants(tree)
     helpers = set(helpers) | env_helpers(tree)
-    settings_classes = {"BaseSettings"}
+    settings_classes = {"BaseSettings": ""}  # class name → its env_prefix
     found: set[str] = set()
     for node in ast.walk(tree):
         named = _read_name(node)
@@ -131,13 +136,13 @@ def variables_in(path: Path, helpers: set[str] = frozenset()) -> set[str]:  # ty
         ):
             if _is_environ(node.comparators[0]) and (name := _string(node.left, constants)):
                 found.add(name)
-        elif isinstance(node, ast.ClassDef) and any(
-            (isinstance(b, ast.Name) and b.id in settings_classes)
-            or (isinstance(b, ast.Attribute) and b.attr == "BaseSettings")
-            for b in node.bases
-        ):
-            settings_classes.add(node.name)  # a subclass reads its fields too
-            found.update(_settings_fields(node, constants))
+        elif isinstance(node, ast.ClassDef):
+            parents = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+            parent = next((b for b in parents if b in settings_classes), None)
+            if parent is not None:  # a settings class, or a subclass of one of this module's
+                prefix = settings_prefix(node, constants, settings_classes[parent])
+                settings_classes[node.name] = prefix
+                found.update(_settings_fields(node, constants, prefix))
     return found
 
 
