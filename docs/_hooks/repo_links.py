@@ -29,7 +29,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         if docs in path.parents:
             return match.group(0)  # a page of the site: mkdocs checks it
         if not path.exists() or root not in path.parents:
-            raise PluginError(f"{page.file.src_uri}: link to {target!r}, which is not a file of the repository")
+            raise PluginError(
+                f"{page.file.src_uri}: link to {target!r}, which is not a file of the repository"
+            )
         rel = path.relative_to(root).as_posix()
         repo_url = config.get("repo_url")
         if repo_url:
