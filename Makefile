@@ -72,7 +72,7 @@ test: install check docs
 # The documentation site (mkdocs.yml): strict, so a broken link, a page missing from the nav or an
 # API name that does not resolve fails the build. ~20 s. Preview while editing: $(VENV)/bin/mkdocs serve
 docs:
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 install-verl:
 	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
