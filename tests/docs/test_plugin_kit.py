@@ -95,4 +95,6 @@ def test_the_shared_venv_has_none_of_them() -> None:
     from importlib.metadata import entry_points
 
     installed = {ep.name for ep in entry_points(group="agentlightning")}
-    assert not {n for n in installed if n.startswith(("gen", "demo"))}, "a test left a plugin installed"
+    ours = {f"gen{kind.replace('-', '')}" for kind in KINDS}
+    ours |= {p.parent.name for p in EXAMPLES.glob("*/pyproject.toml")}
+    assert not installed & ours, "a test left a generated plugin installed in the shared venv"
