@@ -175,7 +175,9 @@ class Trainer:
         """Train ``agent`` on ``train_data`` (validating on ``val_data``) and return the result.
 
         The best resources are then in :meth:`best_resources`. Blocks; inside a running event
-        loop use ``await fit_async(...)``.
+        loop use ``await fit_async(...)``. With ``n_runners=0`` the agent runs in runners started
+        elsewhere (``agl runner --server URL --agent ...``, possibly in another venv), so
+        ``agent`` may be ``None``: this process then never imports the agent's framework.
         """
         return _run_sync(self._fit(agent, train_data, val_data, owns_loop=True), "fit", self._threads())
 
@@ -194,7 +196,7 @@ class Trainer:
         *,
         owns_loop: bool,
     ) -> AlgorithmResult:
-        lit_agent = as_agent(agent)
+        lit_agent = self._local_agent(agent)
         output_dir = self._output_dir()
         sinks = MetricSinks(self.metric_sinks)
         config = run_config(self, len(train_data), None if val_data is None else len(val_data))
@@ -213,6 +215,17 @@ class Trainer:
         self.last_result = result
         self._write_result(output_dir, result)
         return result
+
+    def _local_agent(self, agent: LitAgent[Any] | Any) -> LitAgent[Any] | None:
+        """The agent the in-process runners run; ``None`` only when no runner runs here."""
+        if agent is None:
+            if self.n_runners > 0:
+                raise ValueError(
+                    f"agent is None but n_runners={self.n_runners}: pass the agent, or n_runners=0 when "
+                    "runners started elsewhere (agl runner --server URL --agent ...) run it"
+                )
+            return None
+        return as_agent(agent)
 
     def dev(
         self,

@@ -129,3 +129,47 @@ async def test_a_wrong_token_stops_the_runner_with_the_servers_explanation() -> 
     async with served() as s, HttpStore(s.url, token="wrong") as bad:
         with pytest.raises(AuthenticationError, match="bearer token"):
             await asyncio.wait_for(Runner(agent, bad).run(), 10)
+
+
+async def test_fit_with_no_agent_here_waits_for_runners_started_elsewhere(tmp_path: Path) -> None:
+    """``n_runners=0`` and ``agent=None``: the agent's framework lives in another venv; a runner
+    over HTTP (as ``agl runner --server URL`` starts) runs every rollout of the fit."""
+    import socket
+
+    from agentlightning_core.client import HttpStore
+
+    @rollout
+    def agent(task: int) -> float:
+        return float(task % 2 == 0)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    trainer = Trainer(
+        Baseline(),
+        n_runners=0,
+        store="memory://",
+        bus="memory",
+        port=port,
+        output_dir=tmp_path,
+        progress=False,
+    )
+    fit = asyncio.create_task(trainer.fit_async(None, [0, 1, 2, 3]))
+    async with HttpStore(f"http://127.0.0.1:{port}") as remote:
+        for _ in range(100):  # the server starts inside fit_async
+            try:
+                await remote.statistics()
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        async with running(Runner(agent, remote, worker_id="elsewhere")):
+            result = await asyncio.wait_for(fit, 30)
+    assert result.best_score == 0.5
+
+
+def test_no_agent_with_runners_in_this_process_names_the_fix(tmp_path: Path) -> None:
+    trainer = Trainer(
+        Baseline(), n_runners=1, store="memory://", serve=False, output_dir=tmp_path, progress=False
+    )
+    with pytest.raises(ValueError, match=r"agent is None but n_runners=1.*n_runners=0"):
+        trainer.fit(None, [0])
