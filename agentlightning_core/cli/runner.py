@@ -50,9 +50,11 @@ from .loading import load_agent, loop_runner, parse_values
     "--launcher-option",
     "launcher_option",
     multiple=True,
-    help="KEY=VALUE option of the launcher (JSON values parse: num_cpus=0.5, resources={\"x\":1}).",
+    help='KEY=VALUE option of the launcher (JSON values parse: num_cpus=0.5, resources={"x":1}).',
 )
-@click.option("--processes", type=click.IntRange(min=1), default=None, hidden=True, help="Old name of --replicas.")
+@click.option(
+    "--processes", type=click.IntRange(min=1), default=None, hidden=True, help="Old name of --replicas."
+)
 @click.option(
     "--tracer",
     "tracer_name",
@@ -120,7 +122,9 @@ def command(
             "max_rollouts": max_rollouts,
         }
         spec_args = (server_url, agent_spec, replicas or 1, concurrency, tracer_name, worker_id, options)
-        sys.exit(_launch(launcher_name or "local", parse_values(launcher_option, "--launcher-option"), *spec_args))
+        sys.exit(
+            _launch(launcher_name or "local", parse_values(launcher_option, "--launcher-option"), *spec_args)
+        )
     agent = load_agent(agent_spec)  # fail here, before connecting, on a bad agent
     from ..errors import AglError
     from ..trainer.resolve import resolve_tracer
@@ -186,7 +190,7 @@ def _launch(
 ) -> int:
     """Start ``replicas`` runners through the launcher; wait; forward signals as a stop."""
     from ..errors import AglError
-    from ..launcher import LaunchSpec, LauncherError, open_launcher
+    from ..launcher import LauncherError, LaunchSpec, open_launcher
     from ..settings import load_settings
 
     try:

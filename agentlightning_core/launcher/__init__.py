@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import LaunchSpec, Launcher, LauncherError, ReplicaState, ReplicaStatus, check_replicas
+from .base import Launcher, LauncherError, LaunchSpec, ReplicaState, ReplicaStatus, check_replicas
 
 if TYPE_CHECKING:
     from ..plugin_manager import AglPluginManager

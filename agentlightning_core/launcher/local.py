@@ -19,7 +19,7 @@ import socket
 import sys
 from typing import Any
 
-from .base import LaunchSpec, Launcher, LauncherError, ReplicaState, ReplicaStatus, check_replicas
+from .base import Launcher, LauncherError, LaunchSpec, ReplicaState, ReplicaStatus, check_replicas
 
 log = logging.getLogger(__name__)
 

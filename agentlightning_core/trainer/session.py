@@ -19,8 +19,8 @@ from ..agent import LitAgent
 from ..bus.base import EventBus
 from ..bus.open import open_event_bus
 from ..engine import LLMEngine
-from ..plugin_manager import AglPluginManager
 from ..launcher import Launcher, LaunchSpec, open_launcher
+from ..plugin_manager import AglPluginManager
 from ..runner import default_worker_id
 from ..store.base import LightningStore
 from ..tracer import Tracer

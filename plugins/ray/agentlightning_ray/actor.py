@@ -42,7 +42,7 @@ class RunnerActor:
                 from agentlightning_core.agent import as_agent
 
                 self.agent = as_agent(agent)
-        except BaseException as exc:  # noqa: BLE001 - any failure to load is the user's to see, once
+        except BaseException as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
 
     async def where(self) -> dict[str, Any]:

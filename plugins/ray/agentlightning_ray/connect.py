@@ -30,7 +30,14 @@ def _host_port(address: str) -> tuple[str, int] | None:
     try:
         return host.strip("[]") or "127.0.0.1", int(port)
     except ValueError:
-        raise LauncherError(f"Ray address {address!r} has no valid port; use HOST:PORT, e.g. 127.0.0.1:6380") from None
+        raise LauncherError(
+            f"Ray address {address!r} has no valid port; use HOST:PORT, e.g. 127.0.0.1:6380"
+        ) from None
+
+
+#: a refused connection means nothing listens: retry this long (a head may be starting), not the
+#: whole connect_timeout, which is for hosts that do not answer at all
+REFUSED_GRACE = 3.0
 
 
 def wait_for_tcp(address: str, deadline: float) -> None:
@@ -38,13 +45,18 @@ def wait_for_tcp(address: str, deadline: float) -> None:
     if target is None:
         return
     last: Exception | None = None
+    refused_until = time.monotonic() + REFUSED_GRACE
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(target, timeout=max(0.1, min(2.0, deadline - time.monotonic()))):
                 return
+        except ConnectionRefusedError as exc:
+            last = exc
+            if time.monotonic() > refused_until:
+                break
         except OSError as exc:
             last = exc
-            time.sleep(0.5)
+        time.sleep(0.3)
     raise LauncherError(f"Ray address {address} does not answer ({last}); {FIX}")
 
 
@@ -75,7 +87,11 @@ async def connect(
     try:
         await asyncio.wait_for(asyncio.to_thread(init), max(1.0, deadline - time.monotonic()))
     except TimeoutError:
-        raise LauncherError(f"Ray address {address or 'local'} did not finish connecting in {timeout:.0f}s; {FIX}") from None
+        raise LauncherError(
+            f"Ray address {address or 'local'} did not finish connecting in {timeout:.0f}s; {FIX}"
+        ) from None
     except Exception as exc:  # ConnectionError, RuntimeError: ray's own reasons, kept in the message
-        raise LauncherError(f"cannot join Ray at {address or 'local'}: {type(exc).__name__}: {exc}; {FIX}") from exc
+        raise LauncherError(
+            f"cannot join Ray at {address or 'local'}: {type(exc).__name__}: {exc}; {FIX}"
+        ) from exc
     return True

@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentlightning_core.launcher import (
     Launcher,
     LauncherError,
@@ -23,7 +25,6 @@ from agentlightning_core.launcher import (
     ReplicaStatus,
     check_replicas,
 )
-from pydantic import ValidationError
 
 from .autoscale import ScaleDecider
 from .connect import connect
@@ -85,6 +86,7 @@ class RayLauncher(Launcher):
             max_restarts=opts.max_restarts,
             max_task_retries=0,
             max_concurrency=8,
+            scheduling_strategy=opts.scheduling_strategy,
         )
         self._spec = spec
         replicas = spec.replicas
@@ -122,7 +124,10 @@ class RayLauncher(Launcher):
                 if replica.lost_at is not None:
                     self.recoveries.append(time.monotonic() - replica.lost_at)
                     log.warning(
-                        "runner %s is back on %s after %.1fs", state.worker_id, state.location, self.recoveries[-1]
+                        "runner %s is back on %s after %.1fs",
+                        state.worker_id,
+                        state.location,
+                        self.recoveries[-1],
                     )
                     replica.lost_at = None
                 state.status = ReplicaStatus.RUNNING
@@ -131,14 +136,16 @@ class RayLauncher(Launcher):
             except RayActorError as exc:
                 if self._stopping:
                     break
+                if replica.lost_at is not None:  # still coming back: the same loss, seen again
+                    await asyncio.sleep(0.2)
+                    continue
                 state.restarts += 1
                 if max_restarts != -1 and state.restarts > max_restarts:
                     state.status = ReplicaStatus.FAILED
                     state.error = f"lost {state.restarts} times, past max_restarts={max_restarts}: {exc}"
                     self._fail(f"runner {state.worker_id} {state.error}")
                     break
-                if replica.lost_at is None:
-                    replica.lost_at = time.monotonic()
+                replica.lost_at = time.monotonic()
                 state.status = ReplicaStatus.RESTARTING
                 log.warning(
                     "runner %s lost (%s); Ray restarts it (%d of %s)",

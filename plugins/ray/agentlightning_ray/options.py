@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,6 +22,9 @@ class RayLauncherOptions(BaseModel):
     num_gpus: float = Field(default=0.0, ge=0)
     #: custom resources per runner, e.g. {"agent_node": 1} to keep runners on labelled nodes
     resources: dict[str, float] = Field(default_factory=dict)
+    #: ``SPREAD`` places runners on as many nodes as it can (one node's loss then stops fewer);
+    #: ``DEFAULT`` packs them where Ray finds room first
+    scheduling_strategy: Literal["DEFAULT", "SPREAD"] = "DEFAULT"
     #: how often Ray restarts a runner whose process or node died (-1: always)
     max_restarts: int = Field(default=3, ge=-1)
     #: Ray runtime_env of the runners (working_dir, py_modules, pip, env_vars): how the agent's
@@ -42,8 +45,14 @@ class RayLauncherOptions(BaseModel):
         if not self.autoscale and (self.min_replicas is not None or self.max_replicas is not None):
             raise ValueError("min_replicas/max_replicas only apply with autoscale=true; add autoscale=true")
         if self.autoscale and self.max_replicas is None:
-            raise ValueError("autoscale=true needs max_replicas (the most runners to start), e.g. max_replicas=8")
-        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(
+                "autoscale=true needs max_replicas (the most runners to start), e.g. max_replicas=8"
+            )
+        if (
+            self.min_replicas is not None
+            and self.max_replicas is not None
+            and self.min_replicas > self.max_replicas
+        ):
             raise ValueError(
                 f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas}); swap them"
             )
