@@ -115,13 +115,21 @@ def command(
         except LauncherError as exc:
             raise click.BadParameter(str(exc), param_hint="--replicas") from None
     if launcher_name is not None or (replicas is not None and replicas > 1):
-        options = {
+        runner_options: dict[str, Any] = {
             "heartbeat_interval": heartbeat_interval,
             "flush_interval": flush_interval,
             "stop_grace": stop_grace,
             "max_rollouts": max_rollouts,
         }
-        spec_args = (server_url, agent_spec, replicas or 1, concurrency, tracer_name, worker_id, options)
+        spec_args = (
+            server_url,
+            agent_spec,
+            replicas or 1,
+            concurrency,
+            tracer_name,
+            worker_id,
+            runner_options,
+        )
         sys.exit(
             _launch(launcher_name or "local", parse_values(launcher_option, "--launcher-option"), *spec_args)
         )

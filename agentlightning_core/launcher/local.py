@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -58,7 +59,7 @@ class LocalLauncher(Launcher):
             )
             state = ReplicaState(i, runner.worker_id, ReplicaStatus.RUNNING, f"pid {os.getpid()}")
             task = asyncio.create_task(runner.run(), name=f"runner-{i}")
-            task.add_done_callback(lambda t, s=state: _record_end(s, t))
+            task.add_done_callback(functools.partial(_record_end, state))
             self._runners.append(runner)
             self._states.append(state)
             self._tasks.append(task)

@@ -82,22 +82,22 @@ async def server(tmp_path: Path) -> AsyncIterator[str]:
         "AGL_NO_PLUGIN_COMMANDS": "1",
         "RATE_LIMIT_ENABLED": "false",
     }
-    log = (tmp_path / "server.log").open("wb")
-    command = [sys.executable, "-m", "agentlightning_core.cli", "serve", "--port", str(port)]
-    command += ["--store", f"sqlite:///{tmp_path / 'agl.db'}", "--bus", "memory"]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *command, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
-            if f"listening on {url}" in (tmp_path / "server.log").read_text(errors="replace"):
+            if f"listening on {url}" in log.read_text(errors="replace"):
                 break
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert process.returncode is None, log.read_text()
             await asyncio.sleep(0.1)
         yield url
     finally:
         process.terminate()
-        process.wait(20)
-        log.close()
+        await asyncio.wait_for(process.wait(), 20)
 
 
 def _launcher(cluster: Cluster, agent_dir: Path, **options: object) -> object:
@@ -172,7 +172,9 @@ async def test_a_node_killed_mid_run_loses_no_rollout_and_its_runners_come_back(
                     by_worker[attempt.worker_id or "?"] = by_worker.get(attempt.worker_id or "?", 0) + 1
         finally:
             await launcher.stop(grace=0.0)  # type: ignore[attr-defined]
-    assert retried >= 1, f"the kill hit no running rollout: the scenario tested nothing ({before} done, {by_worker})"
+    assert retried >= 1, (
+        f"the kill hit no running rollout: the scenario tested nothing ({before} done, {by_worker})"
+    )
     print(
         f"\nray node kill: {len(on_node2)} of 4 runners on the killed node, {before}/{len(ids)} rollouts done "
         f"at the kill; loss seen after {seen:.1f}s, runners running again after {recovered:.1f}s "
