@@ -82,6 +82,8 @@ async def server(tmp_path: Path) -> AsyncIterator[str]:
         "AGL_NO_PLUGIN_COMMANDS": "1",
         "RATE_LIMIT_ENABLED": "false",
     }
+    command = ["-m", "agentlightning_core.cli", "serve", "--port", str(port)]
+    command += ["--store", f"sqlite:///{tmp_path / 'agl.db'}", "--bus", "memory"]
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
