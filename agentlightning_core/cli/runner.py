@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import signal
 import sys
+import time
 from typing import Any
 
 import click
@@ -230,9 +231,11 @@ def _launch(
         try:
             await launcher.start(spec)
             click.echo(f"launcher {launcher.name}: {replicas} runner(s) against {server_url}")
-            click.echo(launcher.describe())
-            sys.stdout.flush()
-            await launcher.wait()
+            watcher = asyncio.create_task(_echo_states(launcher))
+            try:
+                await launcher.wait()
+            finally:
+                watcher.cancel()
         except LauncherError as exc:
             click.echo(f"launcher {launcher.name}: {exc}", err=True)
             click.echo(launcher.describe(), err=True)
@@ -247,3 +250,15 @@ def _launch(
         return 0
 
     return int(asyncio.run(main()))
+
+
+async def _echo_states(launcher: Any, interval: float = 1.0) -> None:
+    """Print the replicas' states whenever they change (placed, lost, restarted, scaled)."""
+    shown = ""
+    while True:
+        now = launcher.describe()
+        if now != shown:
+            click.echo(f"runners ({time.strftime('%H:%M:%S')}):\n{now}")
+            sys.stdout.flush()
+            shown = now
+        await asyncio.sleep(interval)

@@ -90,14 +90,23 @@ class LocalLauncher(Launcher):
     async def _watch(self, process: asyncio.subprocess.Process, state: ReplicaState) -> None:
         code = await process.wait()
         state.status = ReplicaStatus.EXITED if code == 0 else ReplicaStatus.FAILED
-        if code != 0:
+        if code != 0:  # the others keep running: one lost process is one runner fewer, not an outage
             state.error = f"exited with {code}"
-            raise LauncherError(f"({state.location}) exited with {code}")
+            log.error("runner %s (%s) exited with %s", state.worker_id, state.location, code)
 
     # ---------------------------------------------------------------- common
     async def wait(self) -> None:
-        """Until every replica ended; the first one that failed raises at once (training stops
-        with its error rather than waiting on rollouts nobody runs)."""
+        """Until every replica ended. In process, the first one that fails raises at once
+        (training stops with its error rather than waiting on rollouts nobody runs); child
+        processes all run to their end, and then the failed ones are named."""
+        if self._processes:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            failed = [s for s in self._states if s.status is ReplicaStatus.FAILED]
+            if failed:
+                raise LauncherError(
+                    "; ".join(f"runner {s.worker_id} ({s.location}) {s.error}" for s in failed)
+                )
+            return
         pending = set(self._tasks)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)

@@ -274,3 +274,33 @@ async def test_autoscale_grows_with_the_queue_and_shrinks_when_it_drains(
             await _check_exactly_once(client, ids)
         finally:
             await launcher.stop(grace=0.0)  # type: ignore[attr-defined]
+
+
+def test_the_trainer_runs_its_rollouts_on_ray_actors(cluster: Cluster, agent_dir: Path, tmp_path: Path) -> None:
+    """``Trainer(launcher="ray")``: the runners are actors on the cluster, reaching the Trainer's
+    own server; the agent object travels by reference, its module by runtime_env working_dir."""
+    import sys
+
+    from agentlightning_core import Trainer
+
+    sys.path.insert(0, str(agent_dir))
+    try:
+        from ray_test_agent import agent  # type: ignore[import-not-found]
+
+        runtime_env = {"working_dir": str(agent_dir), "env_vars": {"AGL_RAY_TEST_MARK": "from-runtime-env"}}
+        trainer = Trainer(
+            launcher="ray",
+            n_runners=2,
+            concurrency=2,
+            launcher_options={"address": cluster.address, "runtime_env": runtime_env, "num_cpus": 0},
+            store="memory://",
+            bus="memory",
+            output_dir=tmp_path / "run",
+            progress=False,
+            runner_options=dict(RUNNER_OPTIONS),
+        )
+        result = trainer.fit(agent, [{"seconds": 0.1, "i": i} for i in range(8)])
+    finally:
+        sys.path.remove(str(agent_dir))
+        sys.modules.pop("ray_test_agent", None)
+    assert result.best_score == 1.0  # every rollout ran on an actor that had the runtime_env
