@@ -276,7 +276,9 @@ async def test_autoscale_grows_with_the_queue_and_shrinks_when_it_drains(
             await launcher.stop(grace=0.0)  # type: ignore[attr-defined]
 
 
-def test_the_trainer_runs_its_rollouts_on_ray_actors(cluster: Cluster, agent_dir: Path, tmp_path: Path) -> None:
+def test_the_trainer_runs_its_rollouts_on_ray_actors(
+    cluster: Cluster, agent_dir: Path, tmp_path: Path
+) -> None:
     """``Trainer(launcher="ray")``: the runners are actors on the cluster, reaching the Trainer's
     own server; the agent object travels by reference, its module by runtime_env working_dir."""
     import sys
