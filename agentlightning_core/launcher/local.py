@@ -55,6 +55,7 @@ class LocalLauncher(Launcher):
                 tracer=spec.tracer,
                 concurrency=spec.concurrency,
                 bus=spec.bus,
+                worker_metadata={"launcher": "local"},
                 **{"before_finish": spec.before_finish, **spec.runner_options},
             )
             state = ReplicaState(i, runner.worker_id, ReplicaStatus.RUNNING, f"pid {os.getpid()}")

@@ -70,6 +70,8 @@ class RunnerActor:
         loop.set_default_executor(
             concurrent.futures.ThreadPoolExecutor(self.concurrency + 4, thread_name_prefix="agl-agent")
         )
+        where = await self.where()
+        metadata = {"launcher": "ray", "ray_node_id": where["node_id"]}
         async with HttpStore(self.server_url, token=self.token) as store:
             self.runner = Runner(
                 self.agent,
@@ -77,6 +79,7 @@ class RunnerActor:
                 worker_id=self.worker_id,
                 concurrency=self.concurrency,
                 tracer=resolve_tracer(self.tracer_name),
+                worker_metadata=metadata,
                 **self.runner_options,
             )
             stats = await self.runner.run()

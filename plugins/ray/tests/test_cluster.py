@@ -168,6 +168,11 @@ async def test_a_node_killed_mid_run_loses_no_rollout_and_its_runners_come_back(
             await _wait_final(client, ids, 120)
             finished = time.monotonic() - killed_at
             retried = await _check_exactly_once(client, ids)
+            workers = {w.worker_id: w for w in await client.query_workers()}
+            assert {workers[f"ray-{i}"].metadata.get("launcher") for i in range(4)} == {"ray"}
+            assert all(
+                workers[w].metadata["ray_node_id"] != node2_id for w in on_node2
+            )  # the record moved too
             by_worker: dict[str, int] = {}
             for rid in ids:
                 for attempt in await client.get_attempts(rid):
