@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -64,6 +65,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.stop()
         for node in c.nodes:
             (workdir / f"{node.name}.log").write_bytes(node.log.read_bytes())
+        shutil.rmtree(short, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
