@@ -64,6 +64,10 @@ DEV = [
     "schemathesis>=4.0",
     # make dist (wheel + sdist of every distribution)
     "build>=1.2",
+    # make docs: the site (mkdocs build --strict), its API reference from the docstrings
+    "mkdocs>=1.6,<2",
+    "mkdocs-material>=9.5",
+    "mkdocstrings[python]>=0.26",
 ]
 
 extras = dict(PLUGINS)

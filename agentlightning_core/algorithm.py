@@ -284,7 +284,8 @@ class TrainerContext:
 
 
 class Algorithm(ABC):
-    """Subclass, implement :meth:`run`, register with ``agl_register_algorithms``."""
+    """Subclass, implement :meth:`run`, register with ``agl_register_algorithms`` (the class itself, or
+    a factory function returning an instance: either is called with the user's options)."""
 
     name: ClassVar[str] = "abstract"
 

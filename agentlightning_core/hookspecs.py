@@ -12,7 +12,7 @@ A plugin module looks like::
 
     @hookimpl
     def agl_register_algorithms(register):
-        register("my_algo", MyAlgorithm)
+        register("my_algo", MyAlgorithm)  # a class, or a factory function returning an instance
 
 and is exposed in its ``pyproject.toml``::
 
@@ -120,9 +120,12 @@ def agl_register_adapters(register: Register) -> None:
 def agl_register_algorithms(register: Register) -> None:
     """Register training algorithms by name.
 
-    :param register: call ``register(name, cls)`` where ``cls`` is a subclass of
-        :class:`~agentlightning_core.algorithm.Algorithm`; it is instantiated with the user's
-        keyword arguments.
+    :param register: call ``register(name, algorithm)`` where ``algorithm`` is either a subclass
+        of :class:`~agentlightning_core.algorithm.Algorithm` or a factory function returning an
+        instance of one. Either way it is called with the user's keyword arguments
+        (``Trainer(algorithm="name", **options)``, ``agl train --option k=v``); anything else it
+        returns is refused with a ``TypeError`` naming the plugin's algorithm. Register a factory
+        when the algorithm's module imports something heavy (torch), and import it inside.
 
     Called when ``Trainer(algorithm="name")`` or ``agl train --algorithm name`` resolves a name.
 
@@ -131,6 +134,13 @@ def agl_register_algorithms(register: Register) -> None:
         @hookimpl
         def agl_register_algorithms(register):
             register("grpo", GRPO, description="group-relative policy optimisation (torch)")
+
+            def load_apo(**options):  # a factory: the heavy import waits until the name is used
+                from .apo import APO
+
+                return APO(**options)
+
+            register("apo", load_apo, description="automatic prompt optimisation")
     """
 
 

@@ -14,6 +14,7 @@ CORE_COMMANDS = {
     "serve": "agentlightning_core.cli.serve",
     "runner": "agentlightning_core.cli.runner",
     "train": "agentlightning_core.cli.train",
+    "new-plugin": "agentlightning_core.cli.new_plugin",
 }
 
 

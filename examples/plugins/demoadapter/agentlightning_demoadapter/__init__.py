@@ -1,0 +1,1 @@
+"""Agent Lightning adapter plugin ``demoadapter`` (see ``plugin.py`` for what it registers)."""

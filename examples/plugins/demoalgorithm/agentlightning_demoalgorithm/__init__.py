@@ -1,0 +1,1 @@
+"""Agent Lightning algorithm plugin ``demoalgorithm`` (see ``plugin.py`` for what it registers)."""

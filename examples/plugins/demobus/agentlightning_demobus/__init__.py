@@ -1,0 +1,1 @@
+"""Agent Lightning event bus plugin ``demobus`` (see ``plugin.py`` for what it registers)."""

@@ -1,0 +1,1 @@
+"""Agent Lightning LLM engine plugin ``demoengine`` (see ``plugin.py`` for what it registers)."""

@@ -1,0 +1,1 @@
+"""Agent Lightning store plugin ``demostore`` (see ``plugin.py`` for what it registers)."""

@@ -1,0 +1,1 @@
+"""Agent Lightning tracer plugin ``demotracer`` (see ``plugin.py`` for what it registers)."""
