@@ -17,6 +17,7 @@ from agentlightning_core.hookspecs import Register
 from agentlightning_core.launcher import Launcher, LauncherError, LaunchSpec, ReplicaStatus, check_replicas
 from agentlightning_core.launcher.local import LocalLauncher
 from agentlightning_core.plugin_manager import AglPluginManager
+from agentlightning_core.testing import LauncherConformance
 
 PROMPT = PromptTemplate(template="Add {a} and {b}.")
 
@@ -120,3 +121,10 @@ async def test_a_local_runner_process_that_fails_is_reported_with_its_exit_code(
         await launcher.wait()
     await launcher.stop()
     assert [s.status for s in launcher.states()] == [ReplicaStatus.FAILED] * 2
+
+
+class TestLocalLauncherProcesses(LauncherConformance):
+    """The built-in launcher passes the kit it gives plugin authors (child processes: the agent
+    is a MODULE:OBJECT string and there is no in-process store)."""
+
+    launcher_name = "local"
