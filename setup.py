@@ -47,6 +47,7 @@ PLUGINS = {
     "autogen": [local("agentlightning-autogen", "adapters/autogen")],
     "openai-agents": [local("agentlightning-openai-agents", "adapters/openai_agents")],
     "mcp": [local("agentlightning-mcp", "adapters/mcp")],
+    "ray": [local("agentlightning-ray", "plugins/ray")],
 }
 
 DEV = [

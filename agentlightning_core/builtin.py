@@ -90,3 +90,18 @@ def _jsonl_sink(**kwargs: Any) -> Any:
 @hookimpl
 def agl_register_metric_sinks(register: Register) -> None:
     register("jsonl", _jsonl_sink, description="metrics.jsonl + config.json in the run's output directory")
+
+
+def _local_launcher(**kwargs: Any) -> Any:
+    from .launcher.local import LocalLauncher
+
+    return LocalLauncher(**kwargs)
+
+
+@hookimpl
+def agl_register_launchers(register: Register) -> None:
+    register(
+        "local",
+        _local_launcher,
+        description="runners on this machine: in the Trainer's process, or child processes (agl runner)",
+    )

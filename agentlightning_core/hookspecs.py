@@ -193,6 +193,34 @@ def agl_register_metric_sinks(register: Register) -> None:
 
 
 @hookspec
+def agl_register_launchers(register: Register) -> None:
+    """Register launchers (where runners run) by name.
+
+    :param register: call ``register(name, factory)`` where ``factory(**options)`` returns a
+        :class:`~agentlightning_core.launcher.Launcher`. ``options`` come from
+        ``Trainer(launcher_options={...})`` or ``agl runner --launcher-option KEY=VALUE``; refuse
+        unknown ones with an error naming them. Import the cluster library in ``start``, not in the
+        factory or at module import, so ``agl plugins`` lists the launcher on machines without it.
+
+    Called when ``Trainer(launcher="name", n_runners=N)`` or ``agl runner --launcher name
+    --replicas N`` picks a launcher. The built-in ``local`` launcher (runners in this process
+    for the Trainer, child processes for ``agl runner``) is registered here too.
+
+    Example::
+
+        class ThreadLauncher(Launcher):
+            name = "threads"
+
+            async def start(self, spec):
+                ...  # start spec.replicas runners against spec.server_url
+
+        @hookimpl
+        def agl_register_launchers(register):
+            register("threads", ThreadLauncher, description="runners in threads")
+    """
+
+
+@hookspec
 def agl_register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``agl`` command line.
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .algorithm import Algorithm
     from .bus.base import EventBus
     from .engine import LLMEngine
+    from .launcher import Launcher
     from .metrics import MetricSink
     from .store.base import LightningStore
     from .tracer import Tracer
@@ -56,6 +57,7 @@ REGISTRY_HOOKS: dict[str, str] = {
     "agl_register_algorithms": "algorithm",
     "agl_register_llm_engines": "llm engine",
     "agl_register_metric_sinks": "metric sink",
+    "agl_register_launchers": "launcher",
 }
 
 T = TypeVar("T")
@@ -287,6 +289,9 @@ class AglPluginManager:
 
     def metric_sink_factory(self, name: str) -> Callable[..., MetricSink]:
         return self.registry("agl_register_metric_sinks").get(name)
+
+    def launcher_factory(self, name: str) -> Callable[..., Launcher]:
+        return self.registry("agl_register_launchers").get(name)
 
     def add_commands(self, cli: click.Group) -> None:
         """Let each plugin add its ``agl`` sub-commands; a failing plugin is reported and skipped."""

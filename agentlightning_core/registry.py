@@ -61,6 +61,7 @@ SHIPPED: dict[str, dict[str, tuple[str, str | None]]] = {
         "mlflow": ("agentlightning-mlflow", None),
         "wandb": ("agentlightning-wandb", None),
     },
+    "launcher": {"ray": ("agentlightning-ray", None)},
 }
 
 

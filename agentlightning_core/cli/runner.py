@@ -1,6 +1,8 @@
 """``agl runner``: run an agent on the rollouts of a server (``agl serve`` or a Trainer's).
 
-``--processes P`` starts P runner processes (each ``-n`` rollouts at once) and waits for them;
+``--replicas N`` has a launcher start N runners (each ``-n`` rollouts at once) and waits for them:
+``--launcher local`` (default) starts child processes, ``--launcher ray`` Ray actors
+(``agentlightning-ray``); ``--launcher-option KEY=VALUE`` passes the launcher's options.
 SIGINT/SIGTERM stop them gracefully (a second signal: at once). The server token comes from
 ``AGL_SERVER_TOKEN`` only, never from the command line.
 """
@@ -11,13 +13,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import signal
-import subprocess
 import sys
+import time
 from typing import Any
 
 import click
 
-from .loading import load_agent, loop_runner
+from .loading import load_agent, loop_runner, parse_values
 
 
 @click.command()
@@ -34,7 +36,25 @@ from .loading import load_agent, loop_runner
     help="Rollouts each process runs at once.",
 )
 @click.option(
-    "--processes", type=click.IntRange(min=1), default=1, show_default=True, help="Runner processes to start."
+    "--replicas",
+    type=int,
+    default=None,
+    help="Runners the launcher starts (default 1, in this process, when no --launcher is given).",
+)
+@click.option(
+    "--launcher",
+    "launcher_name",
+    default=None,
+    help="Where the replicas run: local (child processes, default) or a registered launcher (ray).",
+)
+@click.option(
+    "--launcher-option",
+    "launcher_option",
+    multiple=True,
+    help='KEY=VALUE option of the launcher (JSON values parse: num_cpus=0.5, resources={"x":1}).',
+)
+@click.option(
+    "--processes", type=click.IntRange(min=1), default=None, hidden=True, help="Old name of --replicas."
 )
 @click.option(
     "--tracer",
@@ -74,7 +94,10 @@ def command(
     server_url: str,
     agent_spec: str,
     concurrency: int,
-    processes: int,
+    replicas: int | None,
+    launcher_name: str | None,
+    launcher_option: tuple[str, ...],
+    processes: int | None,
     tracer_name: str | None,
     worker_id: str | None,
     max_rollouts: int | None,
@@ -83,15 +106,34 @@ def command(
     stop_grace: float,
 ) -> None:
     """Pull rollouts from a server and run the agent on them until stopped."""
-    if processes > 1:
-        child = ["--server", server_url, "--agent", agent_spec, "-n", str(concurrency)]
-        child += ["--heartbeat-interval", str(heartbeat_interval), "--stop-grace", str(stop_grace)]
-        child += ["--flush-interval", str(flush_interval)]
-        if tracer_name:
-            child += ["--tracer", tracer_name]
-        if max_rollouts is not None:
-            child += ["--max-rollouts", str(max_rollouts)]
-        sys.exit(_run_processes(processes, child, worker_id))
+    if replicas is None:
+        replicas = processes
+    if replicas is not None or launcher_name is not None:
+        from ..launcher import LauncherError, check_replicas
+
+        try:
+            check_replicas(1 if replicas is None else replicas, "--replicas")
+        except LauncherError as exc:
+            raise click.BadParameter(str(exc), param_hint="--replicas") from None
+    if launcher_name is not None or (replicas is not None and replicas > 1):
+        runner_options: dict[str, Any] = {
+            "heartbeat_interval": heartbeat_interval,
+            "flush_interval": flush_interval,
+            "stop_grace": stop_grace,
+            "max_rollouts": max_rollouts,
+        }
+        spec_args = (
+            server_url,
+            agent_spec,
+            replicas or 1,
+            concurrency,
+            tracer_name,
+            worker_id,
+            runner_options,
+        )
+        sys.exit(
+            _launch(launcher_name or "local", parse_values(launcher_option, "--launcher-option"), *spec_args)
+        )
     agent = load_agent(agent_spec)  # fail here, before connecting, on a bad agent
     from ..errors import AglError
     from ..trainer.resolve import resolve_tracer
@@ -144,23 +186,79 @@ async def _run(server_url: str, agent: Any, tracer: Any, options: dict[str, Any]
                 loop.remove_signal_handler(sig)
 
 
-def _run_processes(processes: int, args: list[str], worker_id: str | None) -> int:
-    """Start ``processes`` single-process runners with ``args``; wait; forward signals to them."""
-    children: list[subprocess.Popen[bytes]] = []
-    for i in range(processes):
-        child_args = [*args, "--worker-id", f"{worker_id}-{i}"] if worker_id else list(args)
-        command = [sys.executable, "-m", "agentlightning_core.cli", "runner", *child_args]
-        children.append(subprocess.Popen(command))
+def _launch(
+    launcher_name: str,
+    launcher_options: dict[str, Any],
+    server_url: str,
+    agent_spec: str,
+    replicas: int,
+    concurrency: int,
+    tracer_name: str | None,
+    worker_id: str | None,
+    runner_options: dict[str, Any],
+) -> int:
+    """Start ``replicas`` runners through the launcher; wait; forward signals as a stop."""
+    from ..errors import AglError
+    from ..launcher import LauncherError, LaunchSpec, open_launcher
+    from ..settings import load_settings
 
-    def forward(signum: int, frame: Any) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
+    try:
+        launcher = open_launcher(launcher_name, launcher_options)
+    except (AglError, LauncherError, TypeError) as exc:
+        raise click.ClickException(f"launcher {launcher_name!r}: {exc}") from exc
+    spec = LaunchSpec(
+        agent=agent_spec,
+        replicas=replicas,
+        server_url=server_url,
+        concurrency=concurrency,
+        tracer=tracer_name,
+        worker_id=worker_id,
+        runner_options=runner_options,
+        token=load_settings().agl_server_token,
+    )
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, forward)
-    codes = [child.wait() for child in children]
-    failed = [(i, code) for i, code in enumerate(codes) if code != 0]
-    for i, code in failed:
-        click.echo(f"runner process {i} (pid {children[i].pid}) exited with {code}", err=True)
-    return 1 if failed else 0
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        signals = 0
+
+        def on_signal() -> None:
+            nonlocal signals
+            signals += 1
+            loop.create_task(launcher.stop(grace=None if signals == 1 else 0.0))
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        try:
+            await launcher.start(spec)
+            click.echo(f"launcher {launcher.name}: {replicas} runner(s) against {server_url}")
+            watcher = asyncio.create_task(_echo_states(launcher))
+            try:
+                await launcher.wait()
+            finally:
+                watcher.cancel()
+        except LauncherError as exc:
+            click.echo(f"launcher {launcher.name}: {exc}", err=True)
+            click.echo(launcher.describe(), err=True)
+            with contextlib.suppress(Exception):
+                await launcher.stop(grace=0.0)
+            return 1
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        click.echo(f"launcher {launcher.name}: every runner ended")
+        click.echo(launcher.describe())
+        return 0
+
+    return int(asyncio.run(main()))
+
+
+async def _echo_states(launcher: Any, interval: float = 1.0) -> None:
+    """Print the replicas' states whenever they change (placed, lost, restarted, scaled)."""
+    shown = ""
+    while True:
+        now = launcher.describe()
+        if now != shown:
+            click.echo(f"runners ({time.strftime('%H:%M:%S')}):\n{now}")
+            sys.stdout.flush()
+            shown = now
+        await asyncio.sleep(interval)

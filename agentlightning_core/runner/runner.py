@@ -88,6 +88,8 @@ class Runner:
     :param before_finish: awaited with ``(rollout_id, attempt_id)`` once the runner's spans are
         sent and before the attempt is marked finished (the Trainer flushes its in-process LLM
         proxy's spans there, so a finished rollout never lacks its last LLM call).
+    :param worker_metadata: extra fields of this runner's worker record (``launcher``, the Ray
+        node it runs on), shown by ``query_workers`` and the dashboard.
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class Runner:
         enforce_timeout: bool = True,
         before_finish: BeforeFinish | None = None,
         keep_reports: int = 1000,
+        worker_metadata: dict[str, Any] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {concurrency})")
@@ -117,6 +120,9 @@ class Runner:
         if max_batch_spans < 1:
             raise ValueError(f"max_batch_spans must be >= 1 (got {max_batch_spans})")
         self.agent: LitAgent[Any] = as_agent(agent)
+        #: extra fields of this runner's worker record (its launcher, its Ray node): the dashboard
+        #: and ``query_workers`` show where each runner runs
+        self.worker_metadata = dict(worker_metadata or {})
         self.store = store
         self.tracer = tracer or NoopTracer()
         self.worker_id = worker_id or default_worker_id()
@@ -195,7 +201,9 @@ class Runner:
             bus_recheck=self.idle_recheck,
         )
         self._reporter = WorkerReporter(
-            self.store, self.worker_id, metadata={"concurrency": self.concurrency, "agent": self.agent.name}
+            self.store,
+            self.worker_id,
+            metadata={**self.worker_metadata, "concurrency": self.concurrency, "agent": self.agent.name},
         )
         tracer_ready = False
         try:

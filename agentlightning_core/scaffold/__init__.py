@@ -49,6 +49,12 @@ KINDS: dict[str, Kind] = {
     "metric-sink": Kind(
         "agl_register_metric_sinks", "metric sink", "sink.py", 'Trainer(metric_sinks=["{{name}}"])'
     ),
+    "launcher": Kind(
+        "agl_register_launchers",
+        "launcher",
+        "launcher.py",
+        'Trainer(launcher="{{name}}", n_runners=4)` or `agl runner --launcher {{name}} --replicas 4 --server URL',
+    ),
 }
 
 

@@ -17,6 +17,7 @@ LLM proxy + runner + tracer over a list of inputs); framework adapters and examp
 """
 
 from .bus_conformance import BusConformance
+from .launcher_conformance import LauncherConformance
 from .metric_sink_conformance import MetricSinkConformance, Recorded
 from .store_conformance import StoreConformance
 from .store_events import StoreEventsConformance
@@ -24,6 +25,7 @@ from .tracer_conformance import TracerConformance
 
 __all__ = [
     "BusConformance",
+    "LauncherConformance",
     "MetricSinkConformance",
     "Recorded",
     "StoreConformance",

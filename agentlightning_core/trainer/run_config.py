@@ -72,6 +72,7 @@ def run_config(trainer: Trainer, n_train: int, n_val: int | None) -> dict[str, A
         },
         "trainer": {
             "n_runners": trainer.n_runners,
+            "launcher": trainer.launcher if isinstance(trainer.launcher, str) else trainer.launcher.name,
             "concurrency": trainer.concurrency,
             "rollout_timeout": trainer.rollout_timeout,
             "tracer": getattr(trainer.tracer, "name", type(trainer.tracer).__name__),

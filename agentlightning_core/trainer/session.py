@@ -1,6 +1,7 @@
 """Everything one ``fit``/``dev`` call runs, started in order and stopped in reverse.
 
-Store → event bus → engine → HTTP server with the LLM proxy → in-process runners; the algorithm
+Store → event bus → engine → HTTP server with the LLM proxy → runners (through the launcher:
+in this process by default, Ray actors with ``launcher="ray"``); the algorithm
 then runs while the session watches the runners, so a runner that crashes stops training with
 its error instead of leaving the algorithm waiting for rollouts nobody runs.
 """
@@ -18,8 +19,9 @@ from ..agent import LitAgent
 from ..bus.base import EventBus
 from ..bus.open import open_event_bus
 from ..engine import LLMEngine
+from ..launcher import Launcher, LaunchSpec, open_launcher
 from ..plugin_manager import AglPluginManager
-from ..runner import Runner, default_worker_id
+from ..runner import default_worker_id
 from ..store.base import LightningStore
 from ..tracer import Tracer
 
@@ -48,6 +50,9 @@ class SessionPlan:
     tracer: Tracer | None = None
     runner_options: dict[str, Any] = field(default_factory=dict)
     manager: AglPluginManager | None = None
+    #: where the ``n_runners`` runners run: a registered launcher name or a ``Launcher``
+    launcher: str | Launcher = "local"
+    launcher_options: dict[str, Any] = field(default_factory=dict)
 
 
 class RunnerCrashed(RuntimeError):
@@ -63,7 +68,7 @@ class TrainerSession:
         self.store = plan.store
         self.bus: EventBus | None = None
         self.server_url: str | None = plan.remote_url
-        self.runners: list[Runner] = []
+        self.launcher: Launcher | None = None
         self._runner_tasks: list[asyncio.Task[Any]] = []
         self._stack = contextlib.AsyncExitStack()
         self._before_finish: Any = None
@@ -124,28 +129,33 @@ class TrainerSession:
             )
             log.info("trainer: server and LLM proxy at %s", self.server_url)
         # Runners last: they need everything above.
-        if self.agent is not None:
-            for i in range(plan.n_runners):
-                runner = Runner(
-                    self.agent,
-                    self.store,
-                    worker_id=f"{default_worker_id()}-r{i}",
-                    tracer=plan.tracer,
-                    concurrency=plan.concurrency,
-                    bus=self.bus,
-                    **{"before_finish": self._before_finish, **plan.runner_options},
-                )
-                self.runners.append(runner)
-                self._runner_tasks.append(asyncio.create_task(runner.run(), name=f"runner-{i}"))
+        if self.agent is not None and plan.n_runners > 0:
+            launcher = open_launcher(plan.launcher, plan.launcher_options, plan.manager)
+            spec = LaunchSpec(
+                agent=self.agent,
+                replicas=plan.n_runners,
+                server_url=self.server_url,
+                concurrency=plan.concurrency,
+                tracer=plan.tracer,
+                worker_id=default_worker_id(),
+                runner_options=dict(plan.runner_options),
+                token=plan.token,
+                store=self.store,
+                bus=self.bus,
+                before_finish=self._before_finish,
+            )
+            await launcher.start(spec)
+            self.launcher = launcher
             stack.push_async_callback(self._stop_runners)
+            self._runner_tasks.append(asyncio.create_task(launcher.wait(), name=f"launcher {launcher.name}"))
 
     async def _stop_runners(self) -> None:
-        for runner in self.runners:
-            runner.stop(grace=0.0)  # the algorithm is done: what still runs is nobody's business
-        results = await asyncio.gather(*self._runner_tasks, return_exceptions=True)
-        for runner, result in zip(self.runners, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                log.error("runner %s ended with %s: %s", runner.worker_id, type(result).__name__, result)
+        assert self.launcher is not None
+        # the algorithm is done: what still runs is nobody's business
+        await self.launcher.stop(grace=0.0)
+        for task in self._runner_tasks:
+            task.cancel()
+        await asyncio.gather(*self._runner_tasks, return_exceptions=True)
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:
         """Await ``work()`` while watching the runners; a runner crash cancels it and raises."""
@@ -162,4 +172,4 @@ class TrainerSession:
                     task.cancel()
                     with contextlib.suppress(BaseException):
                         await task
-                    raise RunnerCrashed(f"runner {finished.get_name()} crashed: {error}") from error
+                    raise RunnerCrashed(str(error)) from error

@@ -29,6 +29,7 @@ from ..agent import LitAgent, as_agent
 from ..algorithm import Algorithm, AlgorithmResult, Baseline
 from ..bus.base import EventBus
 from ..engine import LLMEngine
+from ..launcher import Launcher, check_replicas
 from ..metrics import MetricSink, MetricSinks, RunInfo, resolve_metric_sinks
 from ..plugin_manager import AglPluginManager, get_plugin_manager
 from ..settings import load_settings
@@ -59,8 +60,14 @@ class Trainer:
 
     :param algorithm: a registered name (``"baseline"``, ``"apo"``, ``"grpo"``, ...), an
         :class:`Algorithm` subclass, or an instance. ``**algorithm_kwargs`` go to its constructor.
-    :param n_runners: in-process runners (each an async task running up to ``concurrency``
+    :param n_runners: runners the ``launcher`` starts (each running up to ``concurrency``
         rollouts at once). ``0`` when runners run elsewhere (``agl runner --server URL``).
+    :param launcher: where those runners run: ``"local"`` (default: async tasks in this
+        process), ``"ray"`` (Ray actors, ``pip install agentlightning-ray``), any registered
+        launcher name, or a :class:`~agentlightning_core.launcher.Launcher`. Launchers other
+        than ``local`` reach the Trainer's server over HTTP, so they need ``serve`` (the default).
+    :param launcher_options: keyword arguments of the named launcher (for Ray: ``address``,
+        ``num_cpus``, ``num_gpus``, ``resources``, ``max_restarts``, ``runtime_env``, ...).
     :param concurrency: rollouts each in-process runner runs at once.
     :param store: a store URL (``"memory://"``, ``"sqlite:///run.db"``, ``"postgresql://..."``,
         or ``"http://host:port"`` for a running ``agl serve``) or a ``LightningStore``; default:
@@ -105,6 +112,8 @@ class Trainer:
         algorithm: str | Algorithm | type[Algorithm] = "baseline",
         *,
         n_runners: int = 1,
+        launcher: str | Launcher = "local",
+        launcher_options: Mapping[str, Any] | None = None,
         concurrency: int = 1,
         store: str | LightningStore | None = None,
         bus: str | EventBus | None = None,
@@ -134,6 +143,12 @@ class Trainer:
         self.algorithm = resolve_algorithm(algorithm, algorithm_kwargs, self.manager)
         self.algorithm_kwargs = dict(algorithm_kwargs)
         self.n_runners = n_runners
+        self.launcher = launcher
+        self.launcher_options = dict(launcher_options or {})
+        if isinstance(launcher, str):
+            self.manager.launcher_factory(launcher)  # a missing plugin fails here, with its pip command
+        if launcher != "local" and n_runners == 0:
+            check_replicas(n_runners, "n_runners")
         self.concurrency = concurrency
         self.tracer = resolve_tracer(tracer, self.manager)
         self.initial_resources: dict[str, Resource] = dict(initial_resources or {})
@@ -162,6 +177,11 @@ class Trainer:
         if self.serve and self.remote_url is not None:
             raise ValueError(
                 f"serve=True conflicts with the remote store {self.remote_url}; it already serves"
+            )
+        if launcher != "local" and n_runners and not self.serve and self.remote_url is None:
+            raise ValueError(
+                f"launcher={launcher!r} starts runners that reach the store over HTTP, but serve=False "
+                "leaves no server: drop serve=False, or pass store='http://host:port' of an `agl serve`"
             )
         self._bus_arg = bus
         self.console = Console(stderr=True)
@@ -332,6 +352,8 @@ class Trainer:
             tracer=self.tracer,
             runner_options=self.runner_options,
             manager=self.manager,
+            launcher=self.launcher,
+            launcher_options=self.launcher_options,
         )
 
     def _output_dir(self) -> Path:

@@ -187,7 +187,9 @@ async def test_a_runner_killed_mid_rollout_loses_nothing_and_its_rollouts_finish
 
 
 @pytest.mark.slow
-async def test_runner_processes_option_starts_that_many_workers(agent_file: Path, tmp_path: Path) -> None:
+async def test_local_launcher_replicas_start_that_many_worker_processes(
+    agent_file: Path, tmp_path: Path
+) -> None:
     async with served() as s:
         await s.client.add_resources({"p": PromptTemplate(template="x={x}")})
         ids = [(await s.client.enqueue_rollout({"x": i})).rollout_id for i in range(6)]
@@ -206,7 +208,9 @@ async def test_runner_processes_option_starts_that_many_workers(agent_file: Path
             s.url,
             "--agent",
             f"{agent_file}:quick_agent",
-            "--processes",
+            "--launcher",
+            "local",
+            "--replicas",
             "2",
             "--worker-id",
             "pool",

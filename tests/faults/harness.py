@@ -50,11 +50,11 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def pg_database() -> AsyncIterator[str]:
+async def pg_database(prefix: str = "agl_faults") -> AsyncIterator[str]:
     """A throwaway PostgreSQL database, dropped afterwards."""
     import asyncpg
 
-    name = f"agl_faults_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = f"{PG_BASE_URL}/postgres"
     conn = await asyncpg.connect(admin)
     try:

@@ -1,0 +1,1 @@
+"""Agent Lightning launcher plugin ``demolauncher`` (see ``plugin.py`` for what it registers)."""
