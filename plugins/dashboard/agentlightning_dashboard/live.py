@@ -1,0 +1,104 @@
+"""One Server-Sent Events stream per open page, fed by the event bus.
+
+The stream does not forward every bus event: it gathers them for :data:`COALESCE_SECONDS` and
+sends one ``change`` message naming the topics and rollouts that changed; the page then fetches
+its one JSON document again. A training run that finishes 500 rollouts a second thus costs an
+open page two small messages a second, and the browser two requests, however busy the bus is.
+
+When the bus fails (a Redis restart), the stream sends ``bus-down`` with the error and ends; the
+browser's ``EventSource`` reconnects after ``retry`` milliseconds and the page says so meanwhile.
+The answer is always a 200 stream: an ``EventSource`` gives up for good on an error status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agentlightning_core.bus.base import EventBus
+from agentlightning_core.types import Event, Topic
+
+log = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+RETRY_MS = 2000
+#: rollout ids one ``change`` message names at most
+MAX_IDS = 50
+
+PAGE_TOPICS = {
+    "overview": [Topic.ROLLOUTS, Topic.RESOURCES, Topic.WORKERS],
+    "rollouts": [Topic.ROLLOUTS],
+    "rollout": [Topic.ROLLOUTS, Topic.ATTEMPTS],
+    "resources": [Topic.RESOURCES],
+    "backends": [Topic.ROLLOUTS, Topic.WORKERS],
+}
+
+
+def message(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def page_stream(
+    bus: EventBus, page: str, shutdown: Any, rollout_id: str | None = None
+) -> AsyncIterator[bytes]:
+    """The SSE body for one page (``page`` is a key of :data:`PAGE_TOPICS`, already checked)."""
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    subscription = bus.subscribe(PAGE_TOPICS[page])
+    try:
+        try:
+            await subscription.ready()
+        except Exception as exc:  # the bus is down right now: say so; the browser retries
+            yield message("bus-down", {"error": f"{type(exc).__name__}: {exc}"})
+            return
+        yield message("live", {"topics": PAGE_TOPICS[page]})
+        last_sent = time.monotonic()
+        while not shutdown.is_set:
+            try:
+                first = await subscription.get(timeout=KEEPALIVE_SECONDS)
+            except Exception as exc:
+                yield message("bus-down", {"error": f"{type(exc).__name__}: {exc}"})
+                return
+            if first is None:
+                yield b": keepalive\n\n"
+                continue
+            events = [first]
+            deadline = time.monotonic() + COALESCE_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    more = await subscription.get(timeout=left)
+                except Exception:
+                    break  # what was gathered still goes out; the next get reports the outage
+                if more is not None:
+                    events.append(more)
+            change = summarize(events, rollout_id)
+            if change is not None:
+                yield message("change", change)
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                yield b": keepalive\n\n"
+                last_sent = time.monotonic()
+    finally:
+        try:
+            await subscription.close()
+        except Exception as exc:  # a dead bus may fail to close; the stream is over anyway
+            log.debug("dashboard stream: closing the subscription failed: %s", exc)
+
+
+def summarize(events: list[Event], rollout_id: str | None) -> dict[str, Any] | None:
+    """One ``change`` message for a batch of events; ``None`` when none concerns the page."""
+    if rollout_id is not None:
+        events = [e for e in events if e.payload.get("rollout_id") == rollout_id]
+        if not events:
+            return None
+    ids = list(dict.fromkeys(str(e.payload["rollout_id"]) for e in events if "rollout_id" in e.payload))
+    return {
+        "events": len(events),
+        "topics": sorted({e.topic for e in events}),
+        "types": sorted({e.type for e in events}),
+        "rollout_ids": ids[:MAX_IDS],
+    }
