@@ -275,20 +275,24 @@ function spanBody(s, rolloutId) {
 
 // ---------------------------------------------------------------- resources
 async function resourcesPage() {
+  const template = (r) => [
+    h("pre", {}, r.template),
+    r.diff === null
+      ? h("p", { class: "muted" }, "first version")
+      : r.diff.length
+        ? h("pre", { class: "diff", "data-testid": "prompt-diff" }, r.diff.map((line) =>
+            h("div", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "" }, line)))
+        : h("p", { class: "muted" }, `unchanged since v${r.parent_version}`),
+  ];
+  const version = (v) => h("div", { class: "card", "data-testid": "resources-version" },
+    h("h2", {}, `v${v.version} `, h("code", {}, v.resources_id), h("span", { class: "muted" }, ` · ${fmtTime(v.create_time)}`)),
+    v.resources.map((r) => h("div", {}, h("strong", {}, r.name), " ", badge(r.type, "t-other"),
+      r.type === "prompt_template" ? template(r) : h("pre", {}, pretty(r.fields)))));
   const render = async () => {
     let data;
     try { data = await api("/api/resources"); } catch (err) { main.replaceChildren(showError(err)); return; }
     main.replaceChildren(h("h1", {}, `Resources (${data.total} versions)`),
-      data.versions.length ? data.versions.map((v) => h("div", { class: "card", "data-testid": "resources-version" },
-        h("h2", {}, `v${v.version} `, h("code", {}, v.resources_id), h("span", { class: "muted" }, ` · ${fmtTime(v.create_time)}`)),
-        v.resources.map((r) => h("div", {}, h("strong", {}, r.name), " ", badge(r.type, "t-other"),
-          r.type === "prompt_template"
-            ? [h("pre", {}, r.template), r.diff === null ? h("p", { class: "muted" }, "first version") :
-                r.diff.length ? h("pre", { class: "diff", "data-testid": "prompt-diff" }, r.diff.map((line) =>
-                  h("div", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "" }, line)))
-                : h("p", { class: "muted" }, `unchanged since v${r.parent_version}`)]
-            : h("pre", {}, pretty(r.fields))))))
-        : h("p", { class: "muted" }, "No resources published yet."));
+      ...(data.versions.length ? data.versions.map(version) : [h("p", { class: "muted" }, "No resources published yet.")]));
   };
   await render();
   live("resources", null, render);
