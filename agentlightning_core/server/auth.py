@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .errors import error_response
 
 OPEN_PATHS = frozenset({"/health"})
+#: what the core serves itself; no plugin may take over its authentication
+CORE_PREFIXES = ("/v1", "/rollout", "/health", "/docs", "/redoc", "/openapi.json")
 
 
 class ServerAuth:
@@ -48,7 +50,7 @@ class ServerAuth:
         that serves them: it must authenticate them itself, e.g. by a cookie it signs with
         :meth:`derived_key`. The core's routes cannot be delegated."""
         prefix = "/" + prefix.strip("/")
-        if prefix == "/" or prefix.startswith("/v1") or prefix.startswith("/rollout"):
+        if prefix == "/" or any(prefix == c or prefix.startswith(c + "/") for c in CORE_PREFIXES):
             raise ValueError(f"cannot delegate authentication of {prefix!r}: the core serves it")
         self._delegated.append(prefix)
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+#: how often the stream looks at the bus's health while no event comes
+STATUS_SECONDS = 1.0
 RETRY_MS = 2000
 #: rollout ids one ``change`` message names at most
 MAX_IDS = 50
@@ -44,9 +46,14 @@ def message(event: str, data: dict[str, Any]) -> bytes:
 
 
 async def page_stream(
-    bus: EventBus, page: str, shutdown: Any, rollout_id: str | None = None
+    bus: EventBus, page: str, shutdown: Any, rollout_id: str | None = None, store: Any = None
 ) -> AsyncIterator[bytes]:
-    """The SSE body for one page (``page`` is a key of :data:`PAGE_TOPICS`, already checked)."""
+    """The SSE body for one page (``page`` is a key of :data:`PAGE_TOPICS`, already checked).
+
+    ``store``: whose outbox tells when the bus refuses events (a networked bus reconnects its
+    subscriptions by itself, so the stream would otherwise just go quiet): the page then shows
+    ``bus-down`` until events flow again (``live``, and a ``change`` so it catches up).
+    """
     yield f"retry: {RETRY_MS}\n\n".encode()
     subscription = bus.subscribe(PAGE_TOPICS[page])
     try:
@@ -57,14 +64,26 @@ async def page_stream(
             return
         yield message("live", {"topics": PAGE_TOPICS[page]})
         last_sent = time.monotonic()
+        down = False
         while not shutdown.is_set:
             try:
-                first = await subscription.get(timeout=KEEPALIVE_SECONDS)
+                first = await subscription.get(timeout=STATUS_SECONDS)
             except Exception as exc:
                 yield message("bus-down", {"error": f"{type(exc).__name__}: {exc}"})
                 return
+            outage = bool(store is not None and store.bus_in_outage)
+            if outage != down:
+                down = outage
+                if down:
+                    yield message("bus-down", {"error": "the event bus refuses events; the store keeps them"})
+                else:
+                    yield message("live", {"topics": PAGE_TOPICS[page], "recovered": True})
+                    yield message("change", {"events": 0, "topics": PAGE_TOPICS[page], "types": [], "rollout_ids": []})
+                last_sent = time.monotonic()
             if first is None:
-                yield b": keepalive\n\n"
+                if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                    yield b": keepalive\n\n"
+                    last_sent = time.monotonic()
                 continue
             events = [first]
             deadline = time.monotonic() + COALESCE_SECONDS
@@ -78,9 +97,6 @@ async def page_stream(
             change = summarize(events, rollout_id)
             if change is not None:
                 yield message("change", change)
-                last_sent = time.monotonic()
-            elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
-                yield b": keepalive\n\n"
                 last_sent = time.monotonic()
     finally:
         try:

@@ -209,7 +209,7 @@ def _router(app: FastAPI, auth: ServerAuth, shaper: Shaper) -> APIRouter:
         if page not in PAGE_TOPICS:
             raise InvalidRequestError(f"query parameter 'page' must be one of {', '.join(PAGE_TOPICS)} (got {page!r})")
         return StreamingResponse(
-            page_stream(app.state.bus, page, app.state.shutdown, rollout_id),
+            page_stream(app.state.bus, page, app.state.shutdown, rollout_id, store=store()),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )

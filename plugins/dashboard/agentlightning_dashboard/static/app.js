@@ -261,7 +261,9 @@ function spanBody(s, rolloutId) {
         c.agent ? [h("span", { class: "k" }, "agent"), h("span", {}, c.agent)] : null),
       h("div", { class: "msg" }, h("div", { class: "role" }, "prompt"),
         Array.isArray(c.prompt) ? c.prompt.map((m) => h("div", {}, h("span", { class: "role" }, m.role || ""), h("pre", {}, pretty(m.content ?? m)))) : h("pre", {}, pretty(c.prompt))),
-      h("div", { class: "msg" }, h("div", { class: "role" }, "response"), h("pre", { "data-testid": "llm-response" }, pretty(c.response ?? ""))),
+      c.response !== null && c.response !== undefined && c.response !== ""
+        ? h("div", { class: "msg" }, h("div", { class: "role" }, "response"), h("pre", { "data-testid": "llm-response" }, pretty(c.response)))
+        : null,
       c.tool_calls ? h("div", { class: "msg" }, h("div", { class: "role" }, "tool calls"), h("pre", {}, pretty(c.tool_calls))) : null));
   }
   if (s.tool) parts.push(h("div", { class: "kv" }, h("span", { class: "k" }, "tool"), h("span", {}, s.tool.name || "—"),
