@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -147,7 +146,9 @@ async def add_big_rollout(store: LightningStore, n: int = 200) -> str:
                             {"role": "user", "content": f"What is {i}+{i}?"},
                         ]
                     },
-                    semconv.LLM_RESPONSE: {"choices": [{"message": {"role": "assistant", "content": str(2 * i)}}]},
+                    semconv.LLM_RESPONSE: {
+                        "choices": [{"message": {"role": "assistant", "content": str(2 * i)}}]
+                    },
                     semconv.LLM_PROMPT_TOKEN_IDS: list(range(40)),
                     semconv.LLM_COMPLETION_TOKEN_IDS: [1, 2, 3],
                 },
@@ -188,7 +189,9 @@ async def find_big(store_url: str) -> str:
 
 
 # ------------------------------------------------------------------------------ serve
-def start_server(store_url: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str, str]:
+def start_server(
+    store_url: str, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str, str]:
     token = secrets.token_hex(16)
     env = {
         **os.environ,
@@ -275,8 +278,15 @@ def measure(store_url: str, big: str, repeat: int) -> None:
             assert rid == 200
             versions = client.get("/dashboard/api/resources").json()["versions"]
             middle = versions[len(versions) // 2]["resources_id"]
-            paint = ["/dashboard/", "/dashboard/static/app.js", "/dashboard/static/style.css", "/dashboard/api/overview"]
-            print(f"overview, server share of first paint (page + assets + data) {summary(timed(client, paint, repeat))}")
+            paint = [
+                "/dashboard/",
+                "/dashboard/static/app.js",
+                "/dashboard/static/style.css",
+                "/dashboard/api/overview",
+            ]
+            print(
+                f"overview, server share of first paint (page + assets + data) {summary(timed(client, paint, repeat))}"
+            )
             browser = browser_paint(url, token, max(3, repeat // 2))
             if browser is not None:
                 print(f"overview, first meaningful paint in headless chromium        {summary(browser)}")
@@ -291,7 +301,9 @@ def measure(store_url: str, big: str, repeat: int) -> None:
             }
             for name, path in tables.items():
                 print(f"table {name:<30} {summary(timed(client, [path], repeat))}")
-            print(f"rollout detail, 200 spans                {summary(timed(client, [f'/dashboard/api/rollouts/{big}'], repeat))}")
+            print(
+                f"rollout detail, 200 spans                {summary(timed(client, [f'/dashboard/api/rollouts/{big}'], repeat))}"
+            )
     finally:
         proc.terminate()
         proc.wait(30)
@@ -307,7 +319,20 @@ def throughput(rounds: int, rollouts: int) -> None:
     if chromium is None:
         raise SystemExit("--throughput needs Debian's chromium: apt-get install -y chromium")
     proc, url, token = start_server("memory://")
-    cmd = [sys.executable, str(HERE / "store_throughput.py"), "--url", url, "-R", str(rollouts), "-W", "32", "-S", "4", "-P", "1"]
+    cmd = [
+        sys.executable,
+        str(HERE / "store_throughput.py"),
+        "--url",
+        url,
+        "-R",
+        str(rollouts),
+        "-W",
+        "32",
+        "-S",
+        "4",
+        "-P",
+        "1",
+    ]
     env = {**os.environ, "AGL_SERVER_TOKEN": token}
 
     def one() -> float:
@@ -329,7 +354,10 @@ def throughput(rounds: int, rollouts: int) -> None:
                 page.goto(f"{url}/dashboard/")
                 page.wait_for_selector("#live.on")
                 results["overview open"].append(one())
-                print(f"  round {r + 1}: {results['no page'][-1]:,.0f} vs {results['overview open'][-1]:,.0f} rollouts/s", flush=True)
+                print(
+                    f"  round {r + 1}: {results['no page'][-1]:,.0f} vs {results['overview open'][-1]:,.0f} rollouts/s",
+                    flush=True,
+                )
             browser.close()
     finally:
         proc.terminate()
@@ -338,11 +366,15 @@ def throughput(rounds: int, rollouts: int) -> None:
     spread = max(results["no page"]) - min(results["no page"])
     print(f"store_throughput.py, no dashboard open:  median {base:,.0f} rollouts/s (spread {spread:,.0f})")
     print(f"store_throughput.py, overview open:       median {with_page:,.0f} rollouts/s")
-    print(f"cost of an open page: {100 * (base - with_page) / base:+.1f}% of throughput (runs alternate; see spread)")
+    print(
+        f"cost of an open page: {100 * (base - with_page) / base:+.1f}% of throughput (runs alternate; see spread)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--store", help="store URL (default: SQLite file under --db)")
     parser.add_argument("--db", help="SQLite file to fill (default: a temp dir)")
     parser.add_argument("--reuse", action="store_true", help="measure the store as it is, do not fill")
@@ -365,7 +397,11 @@ def main() -> None:
             args.db = str(Path(tmp.name) / "load.db")
         store_url = f"sqlite:///{args.db}"
     try:
-        big = asyncio.run(find_big(store_url) if args.reuse else fill_main(store_url, args.rollouts, args.spans, args.workers))
+        big = asyncio.run(
+            find_big(store_url)
+            if args.reuse
+            else fill_main(store_url, args.rollouts, args.spans, args.workers)
+        )
         measure(store_url, big, args.repeat)
     finally:
         if tmp is not None:

@@ -133,7 +133,12 @@ def create_app(
     app.include_router(proxy_router(proxy))
     install_openapi(app, secured=bool(token))
     install_middleware(
-        app, token=token, max_body_bytes=max_body_bytes, hot_path=hot, proxy=proxy, rate_limit=rate_limit,
+        app,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        hot_path=hot,
+        proxy=proxy,
+        rate_limit=rate_limit,
         auth=app.state.auth,
     )
     if not token:

@@ -462,4 +462,8 @@ def _input_text(rollout: Rollout) -> str:
     """The rollout's input as the JSON text a search looks into (the SQL store stores this text)."""
     import json
 
-    return rollout.input if isinstance(rollout.input, str) else json.dumps(rollout.input, ensure_ascii=False, separators=(",", ":"))
+    return (
+        rollout.input
+        if isinstance(rollout.input, str)
+        else json.dumps(rollout.input, ensure_ascii=False, separators=(",", ":"))
+    )

@@ -204,7 +204,8 @@ class SqlStore(LightningStore):
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
             conditions.append(
-                rollouts.c.rollout_id.ilike(pattern, escape="\\") | rollouts.c.input.ilike(pattern, escape="\\")
+                rollouts.c.rollout_id.ilike(pattern, escape="\\")
+                | rollouts.c.input.ilike(pattern, escape="\\")
             )
         items, total = await self.pools.read(tx.query_rollouts, conditions, descending, limit, offset)
         return Page(items=items, total=total, limit=limit, offset=offset)

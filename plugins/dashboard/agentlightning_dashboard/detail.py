@@ -94,7 +94,9 @@ def llm_call(attrs: dict[str, Any], shaper: Shaper) -> dict[str, Any]:
         "input_tokens": attrs.get(semconv.GEN_AI_INPUT_TOKENS),
         "output_tokens": attrs.get(semconv.GEN_AI_OUTPUT_TOKENS),
         "latency_ms": attrs.get(semconv.LLM_LATENCY_MS),
-        "prompt": shaper.value(request.get("messages", request.get("prompt")) if isinstance(request, dict) else None),
+        "prompt": shaper.value(
+            request.get("messages", request.get("prompt")) if isinstance(request, dict) else None
+        ),
         "response": shaper.value(answer),
         "tool_calls": shaper.value(message.get("tool_calls") if isinstance(message, dict) else None),
         "finish_reasons": attrs.get(semconv.GEN_AI_FINISH_REASONS),

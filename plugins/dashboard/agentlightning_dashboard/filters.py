@@ -59,7 +59,9 @@ def parse_rollout_filter(items: Iterable[tuple[str, str]]) -> RolloutFilter:
         valid = [s.value for s in RolloutStatus]
         bad = [n for n in names if n not in valid]
         if bad:
-            raise InvalidRequestError(f"query parameter 'status' has {bad[0]!r}; use one of {', '.join(valid)}")
+            raise InvalidRequestError(
+                f"query parameter 'status' has {bad[0]!r}; use one of {', '.join(valid)}"
+            )
         status = tuple(RolloutStatus(n) for n in dict.fromkeys(names))
     mode = _single(given, "mode")
     if mode is not None and mode not in MODES:

@@ -12,7 +12,6 @@ The answer is always a 200 stream: an ``EventSource`` gives up for good on an er
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -78,7 +77,9 @@ async def page_stream(
                     yield message("bus-down", {"error": "the event bus refuses events; the store keeps them"})
                 else:
                     yield message("live", {"topics": PAGE_TOPICS[page], "recovered": True})
-                    yield message("change", {"events": 0, "topics": PAGE_TOPICS[page], "types": [], "rollout_ids": []})
+                    yield message(
+                        "change", {"events": 0, "topics": PAGE_TOPICS[page], "types": [], "rollout_ids": []}
+                    )
                 last_sent = time.monotonic()
             if first is None:
                 if time.monotonic() - last_sent > KEEPALIVE_SECONDS:

@@ -17,12 +17,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+
 from agentlightning_core.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from agentlightning_core.logging import masking_enabled
 from agentlightning_core.server.auth import ServerAuth
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.responses import StreamingResponse
 
 from . import session
 from .backends_view import backends
@@ -207,7 +214,9 @@ def _router(app: FastAPI, auth: ServerAuth, shaper: Shaper) -> APIRouter:
     @router.get("/api/stream")
     async def api_stream(page: str, rollout_id: str | None = None) -> Response:
         if page not in PAGE_TOPICS:
-            raise InvalidRequestError(f"query parameter 'page' must be one of {', '.join(PAGE_TOPICS)} (got {page!r})")
+            raise InvalidRequestError(
+                f"query parameter 'page' must be one of {', '.join(PAGE_TOPICS)} (got {page!r})"
+            )
         return StreamingResponse(
             page_stream(app.state.bus, page, app.state.shutdown, rollout_id, store=store()),
             media_type="text/event-stream",

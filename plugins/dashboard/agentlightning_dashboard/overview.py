@@ -45,7 +45,11 @@ async def overview(store: LightningStore) -> dict[str, Any]:
         ],
         "resources": None
         if latest is None
-        else {"resources_id": latest.resources_id, "version": latest.version, "names": sorted(latest.resources)},
+        else {
+            "resources_id": latest.resources_id,
+            "version": latest.version,
+            "names": sorted(latest.resources),
+        },
     }
 
 

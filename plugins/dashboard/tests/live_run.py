@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
+
 from agentlightning_core import rollout
 from agentlightning_core.client import HttpStore
 from agentlightning_core.runner import Runner
@@ -190,7 +191,10 @@ class LiveRun:
                     llm = LLM(endpoint=f"{self.url}/v1", model="scripted", proxied=True)
                     PROXY_TOKEN["token"] = self.token
                     await store.add_resources(
-                        {"llm": llm, "system": PromptTemplate(template="You are a calculator.\nReply with a number.")}
+                        {
+                            "llm": llm,
+                            "system": PromptTemplate(template="You are a calculator.\nReply with a number."),
+                        }
                     )
                     await store.add_resources(
                         {

@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from agentlightning_dashboard import plugin
+from agentlightning_dashboard.session import COOKIE
+
 from agentlightning_core import InMemoryStore
 from agentlightning_core.plugin_manager import AglPluginManager
 from agentlightning_core.server import create_app
 from agentlightning_core.server.run import serve_in_background
 from agentlightning_core.types import AttemptStatus, PromptTemplate, Span, semconv
-
-from agentlightning_dashboard import plugin
-from agentlightning_dashboard.session import COOKIE
 
 TOKEN = "dash-test-token"
 
@@ -180,7 +180,9 @@ async def test_detail_masks_pii_and_cuts_huge_spans_with_a_show_all(monkeypatch:
             assert "555 0100" not in prompt
             assert span["llm"]["model"] == "scripted" and span["llm"]["input_tokens"] == 12
             assert detail["triplets"][0]["response"]["content"] == "ok"
-            full = (await client.get(f"/dashboard/api/rollouts/{rollout.rollout_id}/spans/{span['span_id']}")).json()
+            full = (
+                await client.get(f"/dashboard/api/rollouts/{rollout.rollout_id}/spans/{span['span_id']}")
+            ).json()
             whole = full["attributes"][semconv.LLM_REQUEST]["messages"][0]["content"]
             assert whole.endswith(huge) and "555 0100" not in whole
 
@@ -197,8 +199,12 @@ async def test_masking_off_shows_the_text_as_stored(monkeypatch: pytest.MonkeyPa
 
 async def test_prompt_versions_are_diffed_against_their_parent() -> None:
     store = InMemoryStore()
-    await store.add_resources({"system": PromptTemplate(template="You are a calculator.\nReply with a number.")})
-    await store.add_resources({"system": PromptTemplate(template="You are a calculator.\nReply with only the number.")})
+    await store.add_resources(
+        {"system": PromptTemplate(template="You are a calculator.\nReply with a number.")}
+    )
+    await store.add_resources(
+        {"system": PromptTemplate(template="You are a calculator.\nReply with only the number.")}
+    )
     async with served(store) as (url, _):
         async with logged_in(url) as client:
             data = (await client.get("/dashboard/api/resources")).json()
@@ -219,7 +225,10 @@ async def test_without_a_server_token_the_dashboard_is_open_like_the_server() ->
 async def test_the_stream_sends_one_change_for_a_burst_of_events() -> None:
     store = InMemoryStore()
     async with served(store) as (url, _):
-        async with logged_in(url) as client, client.stream("GET", "/dashboard/api/stream?page=rollouts") as stream:
+        async with (
+            logged_in(url) as client,
+            client.stream("GET", "/dashboard/api/stream?page=rollouts") as stream,
+        ):
             lines = stream.aiter_lines()
             seen: list[str] = []
             while "event: live" not in seen:

@@ -14,7 +14,9 @@ import pytest
 
 from .live_run import LiveRun
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 'agentlightning-dashboard[test]'")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="pip install 'agentlightning-dashboard[test]'"
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
@@ -108,7 +110,9 @@ def test_filter_and_search_the_table(page: playwright_api.Page, live: LiveRun) -
     shot(page, "rollouts-search")
 
 
-def test_open_a_rollout_and_expand_its_span_tree_to_an_llm_call(page: playwright_api.Page, live: LiveRun) -> None:
+def test_open_a_rollout_and_expand_its_span_tree_to_an_llm_call(
+    page: playwright_api.Page, live: LiveRun
+) -> None:
     page.goto(f"{live.url}/dashboard/rollouts?q=12%2B30")
     page.click("tr[data-rollout-id] a")
     page.wait_for_selector("[data-testid=span-tree]")

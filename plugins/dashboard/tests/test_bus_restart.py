@@ -15,11 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from agentlightning_core.client import HttpStore
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (apt-get install redis-server)"),
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None, reason="needs redis-server (apt-get install redis-server)"
+    ),
 ]
 
 TOKEN = "bus-restart-token"
@@ -29,7 +32,17 @@ AGL = str(Path(sys.executable).with_name("agl"))
 
 def start_redis(directory: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""],
+        [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
