@@ -363,11 +363,18 @@ def throughput(rounds: int, rollouts: int) -> None:
         proc.terminate()
         proc.wait(30)
     base, with_page = statistics.median(results["no page"]), statistics.median(results["overview open"])
-    spread = max(results["no page"]) - min(results["no page"])
-    print(f"store_throughput.py, no dashboard open:  median {base:,.0f} rollouts/s (spread {spread:,.0f})")
-    print(f"store_throughput.py, overview open:       median {with_page:,.0f} rollouts/s")
+    ratios = sorted(
+        100 * (1 - b / a) for a, b in zip(results["no page"], results["overview open"], strict=True)
+    )
+    for name, runs in results.items():
+        print(
+            f"store_throughput.py -R {rollouts}, {name:<13}: median {statistics.median(runs):,.0f} rollouts/s "
+            f"(min {min(runs):,.0f}, max {max(runs):,.0f})"
+        )
     print(
-        f"cost of an open page: {100 * (base - with_page) / base:+.1f}% of throughput (runs alternate; see spread)"
+        f"cost of an open page, per round (paired, alternating): median {statistics.median(ratios):+.1f}%, "
+        f"range {ratios[0]:+.1f}% .. {ratios[-1]:+.1f}% (positive: slower with the page open); "
+        f"medians {100 * (1 - with_page / base):+.1f}%"
     )
 
 
@@ -383,11 +390,12 @@ def main() -> None:
     parser.add_argument("-W", "--workers", type=int, default=16, help="concurrent fillers")
     parser.add_argument("-n", "--repeat", type=int, default=20)
     parser.add_argument("--throughput", action="store_true", help="the live stream's cost to a run instead")
-    parser.add_argument("--rounds", type=int, default=5, help="--throughput: alternations")
+    parser.add_argument("--rounds", type=int, default=8, help="--throughput: alternations")
+    parser.add_argument("--tp-rollouts", type=int, default=6000, help="--throughput: rollouts per run")
     args = parser.parse_args()
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     if args.throughput:
-        throughput(args.rounds, 2000)
+        throughput(args.rounds, args.tp_rollouts)
         return
     tmp = None
     store_url = args.store
