@@ -32,7 +32,6 @@ async def overview(store: LightningStore) -> dict[str, Any]:
         "backend": stats.get("backend"),
         "series": status_series(recent, now),
         "throughput_per_min": throughput(recent, now),
-        "reward_by_resources": None,
         "workers": [
             {
                 "worker_id": w.worker_id,
