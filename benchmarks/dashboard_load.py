@@ -216,6 +216,16 @@ def start_server(
     return proc, line.rsplit(" ", 1)[1].strip(), token
 
 
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        print("agl serve did not stop within 60 s of SIGTERM; killed", file=sys.stderr)
+        proc.kill()
+        proc.wait()
+
+
 def timed(client: httpx.Client, paths: list[str], repeat: int) -> list[float]:
     """Milliseconds per repetition of fetching ``paths`` in sequence (after one warm-up)."""
     out = []
@@ -305,8 +315,7 @@ def measure(store_url: str, big: str, repeat: int) -> None:
                 f"rollout detail, 200 spans                {summary(timed(client, [f'/dashboard/api/rollouts/{big}'], repeat))}"
             )
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 # ------------------------------------------------------------------------------ throughput
@@ -360,8 +369,7 @@ def throughput(rounds: int, rollouts: int) -> None:
                 )
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
     base, with_page = statistics.median(results["no page"]), statistics.median(results["overview open"])
     ratios = sorted(
         100 * (1 - b / a) for a, b in zip(results["no page"], results["overview open"], strict=True)

@@ -33,7 +33,7 @@ RETRY_MS = 2000
 MAX_IDS = 50
 
 PAGE_TOPICS = {
-    "overview": [Topic.ROLLOUTS, Topic.RESOURCES, Topic.WORKERS],
+    "overview": [Topic.ROLLOUTS, Topic.RESOURCES, Topic.WORKERS, Topic.METRICS],
     "rollouts": [Topic.ROLLOUTS],
     "rollout": [Topic.ROLLOUTS, Topic.ATTEMPTS],
     "resources": [Topic.RESOURCES],

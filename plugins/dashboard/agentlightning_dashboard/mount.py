@@ -166,7 +166,7 @@ def _router(app: FastAPI, auth: ServerAuth, shaper: Shaper) -> APIRouter:
     # ------------------------------------------------------------------ data
     @router.get("/api/overview")
     async def api_overview() -> Response:
-        return _json(await overview(store()))
+        return _json(await overview(store(), app.state.bus))
 
     @router.get("/api/rollouts")
     async def api_rollouts(request: Request) -> Response:

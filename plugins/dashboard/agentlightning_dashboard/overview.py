@@ -3,7 +3,8 @@
 * counts per status: the store's ``statistics()`` (one grouped query on SQL);
 * rollouts per status over time and throughput: the latest :data:`RECENT` rollouts, bucketed by
   when they were enqueued and when they ended (one indexed page query, however big the run);
-* workers and their heartbeats, and the current resources version.
+* workers and their heartbeats, and the current resources version;
+* the algorithm's reward-like metrics per step, from the bus's history (:mod:`.metrics_view`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agentlightning_core.bus.base import EventBus
 from agentlightning_core.store.base import LightningStore
 from agentlightning_core.types import Rollout
+
+from .metrics_view import metric_series
 
 #: rollouts the time series look at
 RECENT = 1000
 BUCKETS = 30
 
 
-async def overview(store: LightningStore) -> dict[str, Any]:
+async def overview(store: LightningStore, bus: EventBus | None = None) -> dict[str, Any]:
     now = time.time()
     stats = await store.statistics()
     recent = (await store.search_rollouts(limit=RECENT, descending=True)).items
@@ -32,6 +36,7 @@ async def overview(store: LightningStore) -> dict[str, Any]:
         "backend": stats.get("backend"),
         "series": status_series(recent, now),
         "throughput_per_min": throughput(recent, now),
+        "metrics": await metric_series(bus),
         "workers": [
             {
                 "worker_id": w.worker_id,

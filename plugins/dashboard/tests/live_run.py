@@ -3,6 +3,10 @@ proxy in front of a scripted OpenAI-compatible upstream) and a core ``Runner`` e
 calculator agent through ``HttpStore``, all driven from a background thread so the (synchronous)
 Playwright tests can enqueue rollouts and watch them in the browser.
 
+With ``redis-server`` installed the server's bus is Redis (a private server on port 18192) and
+this process joins it, as an algorithm on another machine would: ``log_metrics`` here then
+reaches the dashboard's reward chart. Without it the bus is in-process and no metrics are shown.
+
 The agent records an ``agent`` span and a ``tool`` span itself and sends a W3C ``traceparent`` to
 the proxy, so the proxy's recorded LLM calls hang under the agent span: a real span tree.
 """
@@ -12,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -22,6 +28,8 @@ from typing import Any, TypeVar
 import openai
 
 from agentlightning_core import rollout
+from agentlightning_core.algorithm import TrainerContext
+from agentlightning_core.bus.open import open_event_bus
 from agentlightning_core.client import HttpStore
 from agentlightning_core.runner import Runner
 from agentlightning_core.runtime.context import current_context
@@ -103,9 +111,12 @@ async def calculator(task: dict[str, Any], llm: LLM, prompt_template: PromptTemp
 class LiveRun:
     """``with LiveRun(tmp, token) as run: run.enqueue(...)``; ``run.url`` is the server."""
 
-    def __init__(self, workdir: Path, token: str) -> None:
+    def __init__(self, workdir: Path, token: str, redis_port: int = 18192) -> None:
         self.workdir = workdir
         self.token = token
+        self.redis_port = redis_port
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.context: TrainerContext | None = None
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -153,6 +164,19 @@ class LiveRun:
 
         return self.call(go())
 
+    def log_metrics(self, metrics: dict[str, float], step: int) -> bool:
+        """Log like an algorithm does; False when the run has no shared bus (no redis-server)."""
+        if self.context is None:
+            return False
+        context = self.context
+
+        async def go() -> None:
+            context.log_metrics(metrics, step=step)
+            await asyncio.sleep(0.2)  # the outbox sends it
+
+        self.call(go())
+        return True
+
     def wait(self, ids: list[str], timeout: float = 60) -> None:
         assert self.store is not None
         done = self.call(self.store.wait_for_rollouts(ids, timeout=timeout), timeout + 5)
@@ -161,8 +185,16 @@ class LiveRun:
     async def _run(self, ready: threading.Event) -> None:
         self._stopping = asyncio.Event()
         upstream = ScriptedUpstream(responder)
+        bus_env = {"EVENT_BUS_BACKEND": "memory"}
+        if shutil.which("redis-server"):
+            self.redis = start_redis(self.workdir, self.redis_port)
+            bus_env = {
+                "EVENT_BUS_BACKEND": "redis",
+                "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}",
+                "REDIS_BUS_PREFIX": "i19-live",
+            }
         async with upstream.serve() as upstream_url:
-            env = {**os.environ, "AGL_SERVER_TOKEN": self.token, "EVENT_BUS_BACKEND": "memory"}
+            env = {**os.environ, "AGL_SERVER_TOKEN": self.token, **bus_env}
             env["AGL_NO_PLUGIN_COMMANDS"] = "1"
             with self.log.open("wb") as log:
                 proc = await asyncio.create_subprocess_exec(
@@ -188,6 +220,18 @@ class LiveRun:
                 self.url = line.rsplit(" ", 1)[1].strip()
                 async with HttpStore(self.url, token=self.token) as store:
                     self.store = store
+                    if self.redis is not None:
+                        saved = {k: os.environ.get(k) for k in bus_env}
+                        os.environ.update(bus_env)
+                        try:
+                            store.bus = await open_event_bus()
+                        finally:
+                            for k, v in saved.items():
+                                if v is None:
+                                    os.environ.pop(k, None)
+                                else:
+                                    os.environ[k] = v
+                        self.context = TrainerContext(store, output_dir=self.workdir / "run")
                     llm = LLM(endpoint=f"{self.url}/v1", model="scripted", proxied=True)
                     PROXY_TOKEN["token"] = self.token
                     await store.add_resources(
@@ -214,3 +258,25 @@ class LiveRun:
                 if proc.returncode is None:
                     proc.terminate()
                     await asyncio.wait_for(proc.wait(), 30)
+                if self.store is not None and self.store.bus is not None:
+                    await self.store.bus.close()
+                if self.redis is not None:
+                    self.redis.kill()
+                    self.redis.wait(10)
+
+
+def start_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    """A private ``redis-server`` (own port, own directory, no persistence) that answers."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        probe = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+        if probe.stdout.strip() == "PONG":
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"redis-server did not answer on port {port}")

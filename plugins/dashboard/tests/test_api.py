@@ -3,6 +3,7 @@ refusals, read-only routes, 400/404, masking and truncation."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -241,3 +242,21 @@ async def test_the_stream_sends_one_change_for_a_burst_of_events() -> None:
             assert len(changes) == 1
             data = next(line for line in seen if '"events":' in line)
             assert '"events":20' in data and "rollout.enqueued" in data
+
+
+async def test_the_overview_plots_the_algorithms_logged_rewards_per_step(tmp_path: Any) -> None:
+    from agentlightning_core.algorithm import TrainerContext
+
+    store = InMemoryStore()
+    async with served(store) as (url, _):
+        ctx = TrainerContext(store, output_dir=tmp_path)  # the server gave the store its bus
+        for step, reward in enumerate([0.25, 0.5, 0.75], start=1):
+            ctx.log_metrics({"train/reward_mean": reward, "train/loss": 1.0 / step}, step=step)
+        ctx.log_metrics({"val/reward_mean": 0.6, "val/accuracy": 0.6}, step=3)
+        await asyncio.sleep(0.1)
+        async with logged_in(url) as client:
+            metrics = (await client.get("/dashboard/api/overview")).json()["metrics"]
+    assert metrics["available"] is True and metrics["latest_step"] == 3
+    assert metrics["series"]["train/reward_mean"] == [[1, 0.25], [2, 0.5], [3, 0.75]]
+    assert metrics["series"]["val/reward_mean"] == [[3, 0.6]]
+    assert "train/loss" not in metrics["series"]

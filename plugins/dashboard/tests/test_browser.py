@@ -33,6 +33,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     with LiveRun(tmp_path_factory.mktemp("live"), TOKEN) as run:
         ids = run.enqueue(QUESTIONS[:4], mode="train") + run.enqueue(QUESTIONS[4:], mode="val")
         run.wait(ids)
+        for step, (train, val) in enumerate([(0.25, 0.2), (0.5, 0.45), (0.75, 0.7), (1.0, 0.9)], start=1):
+            run.log_metrics(
+                {"train/reward_mean": train, "val/reward_mean": val, "train/loss": 1 / step}, step
+            )
         yield run
 
 
@@ -89,6 +93,10 @@ def test_login_shows_the_overview(page: playwright_api.Page, live: LiveRun) -> N
     assert page.inner_text("[data-testid=resources-version] .n") == "v2"
     assert page.locator("[data-testid=status-chart] rect").count() >= 1
     page.wait_for_selector("#live.on")
+    if live.context is not None:  # a shared bus: the algorithm's metrics reach the chart
+        chart = page.wait_for_selector("[data-testid=metrics-chart]")
+        assert chart is not None and page.locator("[data-testid=metrics-chart] polyline").count() == 2
+        assert page.inner_text("[data-metric='val/reward_mean']") == "val/reward_mean: 0.900"
     cookie = next(c for c in page.context.cookies() if c["name"] == "agl_dashboard_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
     shot(page, "overview")

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +16,8 @@ import httpx
 import pytest
 
 from agentlightning_core.client import HttpStore
+
+from .live_run import start_redis as start_private_redis
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,29 +32,7 @@ AGL = str(Path(sys.executable).with_name("agl"))
 
 
 def start_redis(directory: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(REDIS_PORT),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        probe = subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "ping"], capture_output=True, text=True)
-        if probe.stdout.strip() == "PONG":
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"redis-server did not answer on port {REDIS_PORT}")
+    return start_private_redis(directory, REDIS_PORT)
 
 
 async def events(lines: AsyncIterator[str], until: str, timeout: float) -> list[str]:

@@ -87,6 +87,8 @@ async function overviewPage() {
         stat(data.throughput_per_min, "finished / last minute", "throughput"),
         stat(data.resources ? `v${data.resources.version}` : "—", "resources version", "resources-version"),
       ),
+      h("h2", {}, "Rewards per step (the algorithm's logged metrics)"),
+      metricsChart(data.metrics),
       h("h2", {}, "Rollouts per status over time (latest 1000, by enqueue time)"),
       chart(data.series),
       h("h2", {}, `Workers (${data.workers.length})`),
@@ -104,7 +106,7 @@ async function overviewPage() {
 
 function chart(series) {
   const W = 900, H = 180, pad = 24;
-  const el = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, width: "100%", height: H, "data-testid": "status-chart" });
+  const el = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "status-chart" });
   const buckets = series.buckets || [];
   const max = Math.max(1, ...buckets.map((b) => Object.values(b).reduce((a, x) => a + x, 0)));
   const bw = (W - 2 * pad) / Math.max(1, buckets.length);
@@ -124,6 +126,42 @@ function chart(series) {
   axis.textContent = buckets.length ? `${fmtTime(series.start)} → now, ${Math.round(series.step_s)} s per bar, max ${max}` : "no rollouts yet";
   el.append(axis);
   const legend = h("div", { class: "legend" }, Object.keys(STATUS_COLORS).map((s) => h("span", { class: `s-${s}` }, s)));
+  return h("div", {}, el, legend);
+}
+
+const LINE_COLORS = ["#3556d8", "#1f9d55", "#d64545", "#c98a00", "#7c3aed", "#0e7490"];
+
+function metricsChart(metrics) {
+  if (!metrics.available) return h("p", { class: "muted" }, "This event bus keeps no history (RabbitMQ): metrics are in the run's metrics.jsonl.");
+  const names = Object.keys(metrics.series).sort();
+  if (!names.length) return h("p", { class: "muted", "data-testid": "metrics-empty" }, "No reward metric logged yet.");
+  const W = 900, H = 200, pad = 30;
+  const points = names.flatMap((n) => metrics.series[n]);
+  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(x0 + 1, ...xs);
+  const y0 = Math.min(0, ...ys), y1 = Math.max(y0 + 1e-9, ...ys);
+  const px = (x) => pad + ((x - x0) / (x1 - x0)) * (W - 2 * pad);
+  const py = (y) => H - pad - ((y - y0) / (y1 - y0)) * (H - 2 * pad);
+  const el = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "metrics-chart" });
+  names.forEach((n, i) => {
+    const color = LINE_COLORS[i % LINE_COLORS.length];
+    const pts = metrics.series[n];
+    el.append(svg("polyline", { points: pts.map((p) => `${px(p[0])},${py(p[1])}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+    for (const p of pts) {
+      const c = svg("circle", { cx: px(p[0]), cy: py(p[1]), r: 3, fill: color });
+      c.append(svg("title", {})); c.lastChild.textContent = `${n} = ${p[1]} at step ${p[0]}`;
+      el.append(c);
+    }
+  });
+  const axis = svg("text", { x: pad, y: H - 8, "font-size": 11, fill: "#6b7385" });
+  axis.textContent = `steps ${x0} → ${x1}, values ${y0.toFixed(3)} → ${y1.toFixed(3)}`;
+  el.append(axis);
+  const legend = h("div", { class: "legend" }, names.map((n, i) => {
+    const last = metrics.series[n][metrics.series[n].length - 1][1];
+    const item = h("span", { "data-metric": n }, `${n}: ${Number(last).toFixed(3)}`);
+    item.style.color = LINE_COLORS[i % LINE_COLORS.length];
+    return item;
+  }));
   return h("div", {}, el, legend);
 }
 
