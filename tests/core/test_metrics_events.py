@@ -15,7 +15,9 @@ async def test_logged_metrics_are_published_with_their_numbers_only(tmp_path) ->
     store.bus = InMemoryEventBus()
     ctx = TrainerContext(store, output_dir=tmp_path)
     async with store.bus.subscribe([Topic.METRICS]) as sub:
-        ctx.log_metrics({"val/reward_mean": 0.75, "apo/beam": ["a", "b"], "bad": float("nan"), "ok": True}, step=3)
+        ctx.log_metrics(
+            {"val/reward_mean": 0.75, "apo/beam": ["a", "b"], "bad": float("nan"), "ok": True}, step=3
+        )
         event = await sub.get(timeout=5)
     assert event is not None and event.type == EventType.METRICS_LOGGED
     assert event.payload["val/reward_mean"] == 0.75 and event.payload["step"] == 3
