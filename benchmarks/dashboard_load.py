@@ -344,12 +344,20 @@ def throughput(rounds: int, rollouts: int) -> None:
     ]
     env = {**os.environ, "AGL_SERVER_TOKEN": token}
 
-    def one() -> float:
+    def server_cpu() -> float:
+        """CPU seconds the server process has used (user + system), from /proc."""
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def one(kind: str) -> None:
+        cpu = server_cpu()
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
         line = next(x for x in out.splitlines() if x.startswith("rollouts/s:"))
-        return float(line.split(":")[1].replace(",", ""))
+        results[kind].append(float(line.split(":")[1].replace(",", "")))
+        cpu_us[kind].append(1e6 * (server_cpu() - cpu) / rollouts)
 
     results: dict[str, list[float]] = {"no page": [], "overview open": []}
+    cpu_us: dict[str, list[float]] = {"no page": [], "overview open": []}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
@@ -359,30 +367,36 @@ def throughput(rounds: int, rollouts: int) -> None:
             page.click("button[type=submit]")
             for r in range(rounds):
                 page.goto("about:blank")
-                results["no page"].append(one())
+                one("no page")
                 page.goto(f"{url}/dashboard/")
                 page.wait_for_selector("#live.on")
-                results["overview open"].append(one())
+                one("overview open")
                 print(
-                    f"  round {r + 1}: {results['no page'][-1]:,.0f} vs {results['overview open'][-1]:,.0f} rollouts/s",
+                    f"  round {r + 1}: {results['no page'][-1]:,.0f} vs {results['overview open'][-1]:,.0f} "
+                    f"rollouts/s; server CPU {cpu_us['no page'][-1]:,.0f} vs {cpu_us['overview open'][-1]:,.0f} "
+                    "us per rollout",
                     flush=True,
                 )
             browser.close()
     finally:
         stop(proc)
-    base, with_page = statistics.median(results["no page"]), statistics.median(results["overview open"])
     ratios = sorted(
         100 * (1 - b / a) for a, b in zip(results["no page"], results["overview open"], strict=True)
     )
     for name, runs in results.items():
         print(
             f"store_throughput.py -R {rollouts}, {name:<13}: median {statistics.median(runs):,.0f} rollouts/s "
-            f"(min {min(runs):,.0f}, max {max(runs):,.0f})"
+            f"(min {min(runs):,.0f}, max {max(runs):,.0f}); server CPU median "
+            f"{statistics.median(cpu_us[name]):,.0f} us per rollout"
         )
+    base_cpu, page_cpu = statistics.median(cpu_us["no page"]), statistics.median(cpu_us["overview open"])
     print(
-        f"cost of an open page, per round (paired, alternating): median {statistics.median(ratios):+.1f}%, "
-        f"range {ratios[0]:+.1f}% .. {ratios[-1]:+.1f}% (positive: slower with the page open); "
-        f"medians {100 * (1 - with_page / base):+.1f}%"
+        f"cost of an open page, per round (paired, alternating): median {statistics.median(ratios):+.1f}% of "
+        f"rollouts/s, range {ratios[0]:+.1f}% .. {ratios[-1]:+.1f}% (positive: slower with the page open)"
+    )
+    print(
+        f"server CPU per rollout with the page open: {100 * (page_cpu / base_cpu - 1):+.1f}% "
+        "(less sensitive than rollouts/s to other load on the machine)"
     )
 
 

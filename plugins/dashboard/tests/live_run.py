@@ -3,7 +3,7 @@ proxy in front of a scripted OpenAI-compatible upstream) and a core ``Runner`` e
 calculator agent through ``HttpStore``, all driven from a background thread so the (synchronous)
 Playwright tests can enqueue rollouts and watch them in the browser.
 
-With ``redis-server`` installed the server's bus is Redis (a private server on port 18192) and
+With ``redis-server`` and agentlightning-redis installed the server's bus is Redis (a private server on port 18192) and
 this process joins it, as an algorithm on another machine would: ``log_metrics`` here then
 reaches the dashboard's reward chart. Without it the bus is in-process and no metrics are shown.
 
@@ -186,7 +186,7 @@ class LiveRun:
         self._stopping = asyncio.Event()
         upstream = ScriptedUpstream(responder)
         bus_env = {"EVENT_BUS_BACKEND": "memory"}
-        if shutil.which("redis-server"):
+        if redis_bus_available():
             self.redis = start_redis(self.workdir, self.redis_port)
             bus_env = {
                 "EVENT_BUS_BACKEND": "redis",
@@ -280,3 +280,12 @@ def start_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"redis-server did not answer on port {port}")
+
+
+def redis_bus_available() -> bool:
+    """A ``redis-server`` to start and the ``redis`` bus plugin to reach it (agentlightning-redis)."""
+    from agentlightning_core.plugin_manager import get_plugin_manager
+
+    if shutil.which("redis-server") is None:
+        return False
+    return "redis" in get_plugin_manager().registry("agl_register_event_buses")
