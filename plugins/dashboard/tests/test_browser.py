@@ -146,7 +146,7 @@ def test_a_new_rollout_appears_live_without_a_reload(page: playwright_api.Page, 
     page.wait_for_selector("#live.on")
     page.evaluate("window.__sameDocument = true")
     (new_id,) = live.enqueue([("What is 20+22?", 42)])
-    row = page.wait_for_selector(f"tr[data-rollout-id='{new_id}']", timeout=15_000)
+    row = page.wait_for_selector(f"tr[data-rollout-id='{new_id}']", timeout=30_000)
     assert row is not None
     page.wait_for_selector(f"tr[data-rollout-id='{new_id}'][data-status=succeeded]", timeout=30_000)
     assert page.evaluate("window.__sameDocument") is True
