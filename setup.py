@@ -40,6 +40,7 @@ PLUGINS = {
     "tensorboard": [local("agentlightning-tensorboard", "plugins/tensorboard")],
     "mlflow": [local("agentlightning-mlflow", "plugins/mlflow")],
     "wandb": [local("agentlightning-wandb", "plugins/wandb")],
+    "dashboard": [local("agentlightning-dashboard", "plugins/dashboard")],
     "litellm": [local("agentlightning-litellm", "plugins/litellm")],
     "grpo": [local("agentlightning-grpo", "algorithms/grpo")],
     "apo": [local("agentlightning-apo", "algorithms/apo")],

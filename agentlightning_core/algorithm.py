@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import statistics as stats
 import time
 from abc import ABC, abstractmethod
@@ -24,6 +25,7 @@ from .store.base import LATEST, LightningStore
 from .triplet import TraceToTriplet
 from .types import (
     LLM,
+    EventType,
     Resource,
     ResourcesUpdate,
     Rollout,
@@ -124,6 +126,7 @@ class TrainerContext:
         self.metrics_history: list[dict[str, Any]] = []
         self.best_resources_id: str | None = None
         self._on_metrics = on_metrics
+        self._metric_events: set[asyncio.Task[None]] = set()
         #: where ``log_metrics`` records go; by default only ``metrics.jsonl`` in ``output_dir``
         self.metric_sinks = metric_sinks or MetricSinks(
             [JsonlSink()], run=RunInfo(self.output_dir, self.output_dir.name)
@@ -274,7 +277,27 @@ class TrainerContext:
         self.metric_sinks.log_metrics(metrics, step, now)
         if self._on_metrics is not None:
             self._on_metrics(record)
+        self._publish_metrics(record)
         return record
+
+    def _publish_metrics(self, record: Mapping[str, Any]) -> None:
+        """Send the record's numbers as a ``metrics.logged`` event on the store's bus, so a page on
+        the run's server (the dashboard) can plot them live and from the bus's history. Through
+        the store's outbox: never waits on, nor fails because of, the bus."""
+        if self.store.bus is None:
+            return
+        payload = {
+            k: v
+            for k, v in record.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        }
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # logged outside the event loop: the sinks have it, the bus does not
+            return
+        task = loop.create_task(self.store._publish(Topic.METRICS, EventType.METRICS_LOGGED, payload))
+        self._metric_events.add(task)
+        task.add_done_callback(self._metric_events.discard)
 
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Add to the run's configuration in every metric sink (``config.json``, MLflow params,

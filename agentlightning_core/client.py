@@ -230,6 +230,30 @@ class HttpStore(LightningStore):
         data = await self._call("POST", "/rollouts/query", self._dump(query))
         return Page[Rollout].model_validate_json(data)
 
+    async def search_rollouts(
+        self,
+        *,
+        status: Sequence[RolloutStatus] | None = None,
+        mode: RolloutMode | None = None,
+        resources_id: str | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        descending: bool = True,
+    ) -> Page[Rollout]:
+        """The server's store searches (one SQL query there), not this client."""
+        query = {
+            "status": [RolloutStatus(s).value for s in status] if status is not None else None,
+            "mode": mode,
+            "resources_id": resources_id,
+            "text": text,
+            "limit": limit,
+            "offset": offset,
+            "descending": descending,
+        }
+        data = await self._call("POST", "/rollouts/search", self._dump(query))
+        return Page[Rollout].model_validate_json(data)
+
     async def cancel_rollout(self, rollout_id: str) -> Rollout:
         return Rollout.model_validate_json(await self._call("POST", f"/rollouts/{rollout_id}/cancel"))
 

@@ -244,13 +244,19 @@ def agl_server_app(app: Any) -> None:
         plugin adds sit behind the same bearer-token check as the core's.
 
     Called once per ``create_app`` (``agl serve``, a Trainer's in-process server). A plugin that
-    raises here is logged with its error and the server still starts.
+    raises here is logged with its error and the server still starts. ``app.state`` holds the
+    ``store``, the ``bus`` and ``auth`` (:class:`~agentlightning_core.server.auth.ServerAuth`).
+
+    Pages a browser opens cannot carry the bearer header: a plugin may take over authentication
+    of its own prefix with ``app.state.auth.delegate("/prefix")`` and then must check every
+    request under it itself (``auth.check(typed_token)`` at a login form, a cookie signed with
+    ``auth.derived_key(...)`` after), as ``agentlightning-dashboard`` does.
 
     Example::
 
         @hookimpl
         def agl_server_app(app):
-            @app.get("/dashboard/summary")
+            @app.get("/summary/rollouts")
             async def summary():
                 return {"rollouts": await app.state.store.statistics()}
     """

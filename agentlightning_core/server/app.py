@@ -23,6 +23,7 @@ from ..proxy.routes import ProxyCalls, proxy_router
 from ..ratelimit import RateLimitSettings
 from ..settings import load_settings
 from ..store.base import LightningStore
+from .auth import ServerAuth
 from .errors import install_error_handlers
 from .hotpath import HotOperations
 from .lifecycle import ShutdownSignal
@@ -115,6 +116,8 @@ def create_app(
     app.state.bus = bus
     app.state.span_recorder = recorder
     app.state.shutdown = shutdown
+    #: for plugins serving browser pages: delegate a prefix, check a typed token (see auth.py)
+    app.state.auth = ServerAuth(token)
 
     install_error_handlers(app)
 
@@ -130,7 +133,13 @@ def create_app(
     app.include_router(proxy_router(proxy))
     install_openapi(app, secured=bool(token))
     install_middleware(
-        app, token=token, max_body_bytes=max_body_bytes, hot_path=hot, proxy=proxy, rate_limit=rate_limit
+        app,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        hot_path=hot,
+        proxy=proxy,
+        rate_limit=rate_limit,
+        auth=app.state.auth,
     )
     if not token:
         log.info("server: no AGL_SERVER_TOKEN set; every route is open (bind to 127.0.0.1 only)")

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from ..proxy.routes import ProxyCalls
 from ..ratelimit import RateLimitSettings, setup_rate_limiting
-from .auth import OPEN_PATHS, BearerAuthMiddleware
+from .auth import OPEN_PATHS, BearerAuthMiddleware, ServerAuth
 from .hotpath import HotOperations, HotPathMiddleware
 from .limits import BodySizeLimitMiddleware
 
@@ -60,14 +60,16 @@ def install_middleware(
     hot_path: HotOperations | None = None,
     proxy: ProxyCalls | None = None,
     rate_limit: RateLimitSettings | None = None,
+    auth: ServerAuth | None = None,
 ) -> None:
-    """``rate_limit``: settings to use; ``None`` reads ``RATE_LIMIT_*`` (enabled by default)."""
+    """``rate_limit``: settings to use; ``None`` reads ``RATE_LIMIT_*`` (enabled by default).
+    ``auth``: the prefixes plugins authenticate themselves (see :class:`.auth.ServerAuth`)."""
     # Starlette wraps in reverse order of addition: add innermost first.
     if hot_path is not None:
         app.add_middleware(HotPathMiddleware, operations=hot_path, proxy=proxy)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     if token:
-        app.add_middleware(BearerAuthMiddleware, token=token)
+        app.add_middleware(BearerAuthMiddleware, token=token, auth=auth)
     setup_rate_limiting(
         app, rate_limit, open_paths=OPEN_PATHS, default_routes={**PROXY_ROUTES_OFF, **RUNNER_ROUTES_OFF}
     )

@@ -6,6 +6,7 @@ Route map (bodies are JSON; see the OpenAPI spec at ``/openapi.json``):
 ``POST   /v1/store/rollouts``                          ``enqueue_rollouts`` ``{"requests": [...]}``
 ``POST   /v1/store/dequeue``                           ``dequeue_rollout`` → AttemptedRollout | null
 ``POST   /v1/store/rollouts/query``                    ``query_rollouts`` (filters in the body)
+``POST   /v1/store/rollouts/search``                   ``search_rollouts`` (filters + text in the body)
 ``POST   /v1/store/rollouts/wait``                     ``wait_for_rollouts`` (long poll, bounded)
 ``GET    /v1/store/rollouts/{rid}``                    ``get_rollout`` (404 when unknown)
 ``POST   /v1/store/rollouts/{rid}/cancel``             ``cancel_rollout``
@@ -51,6 +52,7 @@ from .schemas import (
     DequeueRequest,
     EnqueueRequest,
     QueryRolloutsRequest,
+    SearchRolloutsRequest,
     SweepRequest,
     UpdateAttemptRequest,
     WaitRequest,
@@ -86,6 +88,22 @@ def store_router(store: LightningStore, hot: HotOperations, shutdown: ShutdownSi
             status=body.status,
             mode=body.mode,
             rollout_ids=body.rollout_ids,
+            limit=body.limit,
+            offset=body.offset,
+            descending=body.descending,
+        )
+        return model_response(page)
+
+    @router.post(
+        "/rollouts/search", response_model=Page[Rollout], openapi_extra=body_spec(SearchRolloutsRequest)
+    )
+    async def search_rollouts(request: Request) -> Response:
+        body = await parse_body(request, SearchRolloutsRequest)
+        page = await store.search_rollouts(
+            status=body.status,
+            mode=body.mode,
+            resources_id=body.resources_id,
+            text=body.text,
             limit=body.limit,
             offset=body.offset,
             descending=body.descending,

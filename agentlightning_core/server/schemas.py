@@ -36,6 +36,16 @@ class QueryRolloutsRequest(_Request):
     descending: bool = False
 
 
+class SearchRolloutsRequest(_Request):
+    status: list[RolloutStatus] | None = None
+    mode: RolloutMode | None = None
+    resources_id: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=200)
+    limit: int | None = None
+    offset: int = 0
+    descending: bool = True
+
+
 class UpdateAttemptRequest(_Request):
     status: AttemptStatus | None = None
     error: str | None = None
@@ -85,6 +95,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     EnqueueRequest,
     DequeueRequest,
     QueryRolloutsRequest,
+    SearchRolloutsRequest,
     UpdateAttemptRequest,
     AddSpansRequest,
     AddResourcesRequest,

@@ -225,6 +225,51 @@ class LightningStore(ABC):
     ) -> Page[Rollout]:
         """Rollouts matching every given filter, ordered by enqueue time."""
 
+    async def search_rollouts(
+        self,
+        *,
+        status: Sequence[RolloutStatus] | None = None,
+        mode: RolloutMode | None = None,
+        resources_id: str | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        descending: bool = True,
+    ) -> Page[Rollout]:
+        """Like :meth:`query_rollouts`, plus a resources version and ``text``: a case-insensitive
+        substring of the rollout id or of the input's JSON. For browsing (the dashboard), newest
+        first by default.
+
+        This default pages through :meth:`query_rollouts` and filters here, which is correct for
+        every backend but reads every rollout; backends with a query language override it (the
+        SQL store answers a page of 100k rollouts in one indexed query).
+        """
+        if resources_id is None and not text:
+            return await self.query_rollouts(
+                status=status, mode=mode, limit=limit, offset=offset, descending=descending
+            )
+        from .transitions import validate_page
+
+        validate_page(limit, offset)
+        needle = (text or "").lower()
+        matched: list[Rollout] = []
+        chunk, start = 1000, 0
+        while True:
+            page = await self.query_rollouts(
+                status=status, mode=mode, limit=chunk, offset=start, descending=descending
+            )
+            for r in page.items:
+                if resources_id is not None and r.resources_id != resources_id:
+                    continue
+                if needle and needle not in r.rollout_id.lower() and needle not in _input_text(r).lower():
+                    continue
+                matched.append(r)
+            start += chunk
+            if start >= page.total or not page.items:
+                break
+        end = None if limit is None else offset + limit
+        return Page(items=matched[offset:end], total=len(matched), limit=limit, offset=offset)
+
     @abstractmethod
     async def cancel_rollout(self, rollout_id: str) -> Rollout:
         """Cancel a rollout that is not final; its running attempt is marked failed."""
@@ -411,3 +456,14 @@ async def _wait_for_final_event(subscription: Any, remaining: set[str], timeout:
             return
         if event.payload.get("rollout_id") in remaining and event.payload.get("status") in final:
             return
+
+
+def _input_text(rollout: Rollout) -> str:
+    """The rollout's input as the JSON text a search looks into (the SQL store stores this text)."""
+    import json
+
+    return (
+        rollout.input
+        if isinstance(rollout.input, str)
+        else json.dumps(rollout.input, ensure_ascii=False, separators=(",", ":"))
+    )

@@ -975,6 +975,31 @@ class StoreConformance:
         page = await store.query_rollouts(mode="train", status=[RolloutStatus.QUEUED], limit=2)
         assert [r.input for r in page.items] == [10, 11] and page.total == 3
 
+    async def test_search_rollouts_by_resources_version_and_text(self, store: LightningStore) -> None:
+        v1 = await store.add_resources({"p": PromptTemplate(template="a")})
+        await store.enqueue_rollouts(
+            [
+                RolloutRequest(
+                    input={"question": f"What is {i}+1? 100%_sure"},
+                    mode="train" if i % 2 else "val",
+                    resources_id=v1.resources_id if i < 4 else None,
+                )
+                for i in range(8)
+            ]
+        )
+        page = await store.search_rollouts(resources_id=v1.resources_id, limit=2)
+        assert [r.input["question"][:9] for r in page.items] == ["What is 3", "What is 2"]  # newest first
+        assert page.total == 4
+        page = await store.search_rollouts(text="WHAT IS 5+", mode="train")
+        assert [r.input["question"] for r in page.items] == ["What is 5+1? 100%_sure"]
+        assert (await store.search_rollouts(text="what is 5+", mode="val")).total == 0
+        assert (await store.search_rollouts(text="0%_s")).total == 8  # % and _ are literal
+        assert (await store.search_rollouts(text="0%%s")).total == 0
+        one = page.items[0].rollout_id
+        assert [r.rollout_id for r in (await store.search_rollouts(text=one[-6:])).items] == [one]
+        everything = await store.search_rollouts(status=[RolloutStatus.QUEUED], limit=3, offset=6)
+        assert everything.total == 8 and len(everything.items) == 2
+
     async def test_query_with_negative_limit_is_invalid(self, store: LightningStore) -> None:
         with pytest.raises(InvalidRequestError):
             await store.query_rollouts(limit=-1)

@@ -18,6 +18,7 @@ class Topic:
     ATTEMPTS = "attempts"  # attempt.started | attempt.status_changed
     RESOURCES = "resources"  # resources.updated
     WORKERS = "workers"  # worker.updated
+    METRICS = "metrics"  # metrics.logged
 
 
 class EventType:
@@ -27,6 +28,7 @@ class EventType:
     ATTEMPT_STATUS_CHANGED = "attempt.status_changed"
     RESOURCES_UPDATED = "resources.updated"
     WORKER_UPDATED = "worker.updated"
+    METRICS_LOGGED = "metrics.logged"
 
 
 class Event(BaseModel):
