@@ -54,6 +54,14 @@ from .loading import load_agent, loop_runner, parse_values
     help='KEY=VALUE option of the launcher (JSON values parse: num_cpus=0.5, resources={"x":1}).',
 )
 @click.option(
+    "--autoscale",
+    "autoscale",
+    default=None,
+    metavar="MIN:MAX",
+    help="Grow and shrink the runners with the queue, between MIN and MAX (a launcher that scales: ray). "
+    "Same as --launcher-option autoscale=true min_replicas=MIN max_replicas=MAX.",
+)
+@click.option(
     "--processes", type=click.IntRange(min=1), default=None, hidden=True, help="Old name of --replicas."
 )
 @click.option(
@@ -97,6 +105,7 @@ def command(
     replicas: int | None,
     launcher_name: str | None,
     launcher_option: tuple[str, ...],
+    autoscale: str | None,
     processes: int | None,
     tracer_name: str | None,
     worker_id: str | None,
@@ -108,6 +117,12 @@ def command(
     """Pull rollouts from a server and run the agent on them until stopped."""
     if replicas is None:
         replicas = processes
+    scaling = _autoscale_options(autoscale)
+    if scaling and launcher_name is None:
+        raise click.BadParameter(
+            "the local launcher does not scale; add --launcher ray (agentlightning-ray)",
+            param_hint="--autoscale",
+        )
     if replicas is not None or launcher_name is not None:
         from ..launcher import LauncherError, check_replicas
 
@@ -132,7 +147,11 @@ def command(
             runner_options,
         )
         sys.exit(
-            _launch(launcher_name or "local", parse_values(launcher_option, "--launcher-option"), *spec_args)
+            _launch(
+                launcher_name or "local",
+                {**parse_values(launcher_option, "--launcher-option"), **scaling},
+                *spec_args,
+            )
         )
     agent = load_agent(agent_spec)  # fail here, before connecting, on a bad agent
     from ..errors import AglError
@@ -184,6 +203,26 @@ async def _run(server_url: str, agent: Any, tracer: Any, options: dict[str, Any]
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+
+
+def _autoscale_options(value: str | None) -> dict[str, Any]:
+    """``"2:8"`` -> the launcher options that scale between 2 and 8 runners."""
+    if value is None:
+        return {}
+    low, sep, high = value.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        minimum, maximum = int(low), int(high)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected MIN:MAX runners, e.g. --autoscale 1:8", param_hint="--autoscale"
+        ) from None
+    if not 1 <= minimum <= maximum:
+        raise click.BadParameter(
+            f"{value!r}: need 1 <= MIN <= MAX, e.g. --autoscale 1:8", param_hint="--autoscale"
+        )
+    return {"autoscale": True, "min_replicas": minimum, "max_replicas": maximum}
 
 
 def _launch(

@@ -128,3 +128,27 @@ class TestLocalLauncherProcesses(LauncherConformance):
     is a MODULE:OBJECT string and there is no in-process store)."""
 
     launcher_name = "local"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("8", "expected MIN:MAX runners"), ("a:b", "expected MIN:MAX runners"), ("4:2", "need 1 <= MIN <= MAX")],
+)
+def test_agl_runner_autoscale_needs_min_and_max(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("AGL_NO_PLUGIN_COMMANDS", "1")
+    args = ["runner", "--server", "http://127.0.0.1:1", "--agent", "m:a", "--launcher", "ray"]
+    result = CliRunner().invoke(cli, [*args, "--autoscale", value])
+    assert result.exit_code == 2
+    assert message in result.output and "--autoscale 1:8" in result.output
+
+
+def test_agl_runner_autoscale_goes_to_the_launcher_as_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGL_NO_PLUGIN_COMMANDS", "1")
+    args = ["runner", "--server", "http://127.0.0.1:1", "--agent", "m:a", "--autoscale", "1:4"]
+    alone = CliRunner().invoke(cli, args)
+    assert alone.exit_code == 2 and "the local launcher does not scale; add --launcher ray" in alone.output
+    local = CliRunner().invoke(cli, [*args, "--launcher", "local"])
+    assert local.exit_code == 1
+    assert "takes no option(s) ['autoscale', 'max_replicas', 'min_replicas']" in local.output
