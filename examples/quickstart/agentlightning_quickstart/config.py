@@ -35,6 +35,11 @@ TOOLS_DEFAULTS: dict[str, Any] = {
     "temperature": 1.0,
     "max_tokens": 48,
     "learning_rate": 2e-5,
+    # the untrained model never calls the tool (README), so every group would score 0 and learn
+    # nothing: for the first 10 steps, 2 of each group's 8 rollouts force their first call to be
+    # a tool call (tool_choice="required"); the other 6 learn from the difference
+    "hinted_per_group": 2,
+    "hint_until_step": 10,
 }
 
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {"calc": DEMO_DEFAULTS, "tools": TOOLS_DEFAULTS}
