@@ -353,9 +353,13 @@ class GRPO(Algorithm):
         summary["train/hinted_rollouts"] = len(outcomes) - len(plain)
         if len(plain) < len(outcomes):
             # the unhinted rollouts alone: what the policy does by itself while hints are on
-            summary["train/unhinted_calls_per_rollout"] = stats.fmean(calls[i] for i in plain) if plain else 0.0
+            summary["train/unhinted_calls_per_rollout"] = (
+                stats.fmean(calls[i] for i in plain) if plain else 0.0
+            )
             summary["train/unhinted_reward_mean"] = stats.fmean(rewards[i] for i in plain) if plain else 0.0
-            summary["train/hinted_reward_mean"] = stats.fmean(r for r, h in zip(rewards, hinted, strict=True) if h)
+            summary["train/hinted_reward_mean"] = stats.fmean(
+                r for r, h in zip(rewards, hinted, strict=True) if h
+            )
         else:
             summary["train/unhinted_calls_per_rollout"] = summary["train/calls_per_rollout"]
             summary["train/unhinted_reward_mean"] = summary["train/reward_mean"]

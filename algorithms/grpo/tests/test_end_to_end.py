@@ -252,7 +252,9 @@ def hint_reporting_agent(task: dict[str, Any], llm: LLM) -> float:
     return 1.0 if ctx.rollout.metadata.get("hint") else 0.0
 
 
-def test_hinted_rollouts_carry_the_hint_only_in_the_first_steps_and_never_in_validation(tmp_path: Path) -> None:
+def test_hinted_rollouts_carry_the_hint_only_in_the_first_steps_and_never_in_validation(
+    tmp_path: Path,
+) -> None:
     engine = TransformersEngine(threads=2, max_tokens=4)
     algo = GRPO(
         steps=2,
@@ -265,9 +267,17 @@ def test_hinted_rollouts_carry_the_hint_only_in_the_first_steps_and_never_in_val
         threads=2,
     )
     trainer = Trainer(
-        algo, engine=engine, n_runners=1, concurrency=4, store="memory://", output_dir=tmp_path, progress=False
+        algo,
+        engine=engine,
+        n_runners=1,
+        concurrency=4,
+        store="memory://",
+        output_dir=tmp_path,
+        progress=False,
     )
-    result = trainer.fit(hint_reporting_agent, [{"question": "2+3?"}], [{"question": "4+4?"}, {"question": "1+1?"}])
+    result = trainer.fit(
+        hint_reporting_agent, [{"question": "2+3?"}], [{"question": "4+4?"}, {"question": "1+1?"}]
+    )
     step1, step2, val = records(tmp_path)
     assert step1["train/hinted_rollouts"] == 1
     assert step1["train/hinted_reward_mean"] == 1.0 and step1["train/unhinted_reward_mean"] == 0.0

@@ -210,7 +210,9 @@ def test_a_hinted_rollout_forces_only_its_first_call_and_a_plain_one_forces_none
 def test_outside_a_rollout_or_without_the_metadata_there_is_no_hint() -> None:
     assert hinted() is False
     rollout = Rollout(input=TASK)
-    token = set_context(AttemptContext(rollout=rollout, attempt=Attempt(rollout_id=rollout.rollout_id, sequence=1)))
+    token = set_context(
+        AttemptContext(rollout=rollout, attempt=Attempt(rollout_id=rollout.rollout_id, sequence=1))
+    )
     try:
         assert hinted() is False
     finally:

@@ -161,7 +161,9 @@ def test_a_forced_tool_call_starts_at_the_first_argument_value() -> None:
     assert prefix == '<tool_call>{"name": "calculate", "arguments": {"expression": "'
     named = {"type": "function", "function": {"name": "search"}}
     # the first required parameter; an integer has no opening quote
-    assert forced_call_prefix([TOOL, SEARCH], named) == '<tool_call>{"name": "search", "arguments": {"limit": '
+    assert (
+        forced_call_prefix([TOOL, SEARCH], named) == '<tool_call>{"name": "search", "arguments": {"limit": '
+    )
     # several tools and "required": the model picks the name
     assert forced_call_prefix([TOOL, SEARCH], "required") == '<tool_call>{"name": "'
     bare = {"type": "function", "function": {"name": "now"}}
@@ -192,6 +194,8 @@ def test_a_forced_prefix_and_what_the_model_wrote_parse_as_one_call() -> None:
         ([TOOL], {"type": "custom"}, "not supported"),
     ],
 )
-def test_unsupported_tool_choices_are_refused_by_name(tools: list[dict], choice: object, message: str) -> None:
+def test_unsupported_tool_choices_are_refused_by_name(
+    tools: list[dict], choice: object, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         forced_call_prefix(tools, choice)

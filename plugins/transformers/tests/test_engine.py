@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import torch
-from agentlightning_core.errors import InvalidRequestError
 from agentlightning_transformers import TransformersEngine
+
+from agentlightning_core.errors import InvalidRequestError
 
 pytestmark = pytest.mark.slow
 
@@ -179,8 +180,12 @@ CALC_TOOL = {
 }
 
 
-async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(engine: TransformersEngine) -> None:
-    body = ask("What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16)
+async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(
+    engine: TransformersEngine,
+) -> None:
+    body = ask(
+        "What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16
+    )
     r = await engine.chat_completions(body)
     prefix = '<tool_call>{"name": "calculate", "arguments": {"expression": "'
     assert engine.tokenizer.decode(r["prompt_token_ids"]).endswith(prefix)
@@ -209,6 +214,7 @@ async def test_bad_tool_choice_is_an_invalid_request(engine: TransformersEngine)
 
 async def test_the_proxy_answers_a_bad_tool_choice_with_400_and_its_message() -> None:
     import openai
+
     from agentlightning_core.testing.proxy_harness import ProxyHarness
 
     eng = TransformersEngine(threads=2, max_tokens=8)
