@@ -198,11 +198,14 @@ async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(
     (call,) = choice["message"]["tool_calls"]
     assert call["function"]["name"] == "calculate"
     written = engine.tokenizer.decode(choice["token_ids"], skip_special_tokens=True)
-    # the call is the prefix plus what the model wrote; unreadable JSON is passed on raw
+    # the call is read from the prefix plus what the model wrote (closed leniently); JSON that
+    # cannot be read is passed on raw, for the agent to answer with an error
     try:
-        assert json.loads(call["function"]["arguments"])["expression"] == written.split('"')[0]
+        expression = json.loads(call["function"]["arguments"])["expression"]
     except json.JSONDecodeError:
-        assert call["function"]["arguments"] == (prefix + written)[len("<tool_call>") :].strip()
+        assert call["function"]["arguments"].startswith('{"name": "calculate"')
+    else:
+        assert written.startswith(expression)
 
 
 async def test_bad_tool_choice_is_an_invalid_request(engine: TransformersEngine) -> None:
