@@ -217,3 +217,27 @@ def test_outside_a_rollout_or_without_the_metadata_there_is_no_hint() -> None:
         assert hinted() is False
     finally:
         reset_context(token)
+
+
+def test_the_summary_shows_the_unhinted_rollouts_calls_on_their_own() -> None:
+    from agentlightning_quickstart.report import print_table
+    from rich.console import Console
+
+    def step(i: int, hinted: int, calls: float, plain: float) -> dict[str, Any]:
+        return {
+            "step": i,
+            "time/step_s": 10.0,
+            "train/calls_per_rollout": calls,
+            "train/hinted_rollouts": hinted,
+            "train/unhinted_calls_per_rollout": plain,
+        }
+
+    # hinted steps: 16 of 32 rollouts forced their tool call; then the policy calls by itself
+    metrics = [step(i, 16, 1.5, 1.0) for i in (1, 2, 3)] + [step(i, 0, 2.0, 2.0) for i in (4, 5, 6)]
+    console = Console(record=True, width=120)
+    print_table(console, metrics, 60.0, 100, 0, "Tool-using calculator agent")
+    text = console.export_text()
+    assert "LLM calls per training rollout: 1.75 (first 2 steps) -> 1.75 (last 2)" in text
+    assert (
+        "unhinted rollouts only (hints in the first 1 steps): 1.50 (first 2 steps) -> 1.50 (last 2)" in text
+    )
