@@ -237,7 +237,5 @@ def test_the_summary_shows_the_unhinted_rollouts_calls_on_their_own() -> None:
     console = Console(record=True, width=120)
     print_table(console, metrics, 60.0, 100, 0, "Tool-using calculator agent")
     text = console.export_text()
-    assert "LLM calls per training rollout: 1.75 (first 2 steps) -> 1.75 (last 2)" in text
-    assert (
-        "unhinted rollouts only (hints in the first 1 steps): 1.50 (first 2 steps) -> 1.50 (last 2)" in text
-    )
+    assert "LLM calls per training rollout: 1.70 (first 5 steps) -> 1.80 (last 5)" in text
+    assert "unhinted rollouts only (hints in the first 3 steps): 1.40 (first 5 steps) -> 1.60 (last 5)" in text
