@@ -238,4 +238,6 @@ def test_the_summary_shows_the_unhinted_rollouts_calls_on_their_own() -> None:
     print_table(console, metrics, 60.0, 100, 0, "Tool-using calculator agent")
     text = console.export_text()
     assert "LLM calls per training rollout: 1.70 (first 5 steps) -> 1.80 (last 5)" in text
-    assert "unhinted rollouts only (hints in the first 3 steps): 1.40 (first 5 steps) -> 1.60 (last 5)" in text
+    assert (
+        "unhinted rollouts only (hints in the first 3 steps): 1.40 (first 5 steps) -> 1.60 (last 5)" in text
+    )
