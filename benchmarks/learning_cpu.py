@@ -222,6 +222,11 @@ def run_tools(args: argparse.Namespace, out: Path) -> None:
     print(f"tools: {len(calls)} steps, {minutes:.1f} min (model load and evaluations included)")
     if calls:
         print(f"tools: LLM calls per training rollout {sum(calls[:k]) / k:.2f} -> {sum(calls[-k:]) / k:.2f}")
+        # the policy by itself: hinted rollouts (TOOLS_DEFAULTS' hinted_per_group) left out
+        plain = [
+            float(m["train/unhinted_calls_per_rollout"]) for m in metrics if "train/calls_per_rollout" in m
+        ]
+        print(f"tools: unhinted rollouts only {sum(plain[:k]) / k:.2f} -> {sum(plain[-k:]) / k:.2f}")
 
 
 def reached(curve: list[tuple[float, float]]) -> str:

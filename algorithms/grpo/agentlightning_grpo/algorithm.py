@@ -181,16 +181,20 @@ class GRPO(Algorithm):
             tasks = self._next_tasks(ctx.train_data, state)
             inputs = [t for t in tasks for _ in range(cfg.group_size)]
             groups = [g for g in range(len(tasks)) for _ in range(cfg.group_size)]
+            hinted = self._hinted(state.step + 1, len(tasks))
             t0 = time.perf_counter()
             outcomes = await ctx.run_rollouts(
                 inputs,
                 mode="train",
                 resources_id=train_update.resources_id,
-                metadata=[{"grpo_step": state.step + 1, "group": g} for g in groups],
+                metadata=[
+                    {"grpo_step": state.step + 1, "group": g, "hint": h}
+                    for g, h in zip(groups, hinted, strict=True)
+                ],
                 description=f"step {state.step + 1} rollouts",
             )
             rollout_s = time.perf_counter() - t0
-            samples, summary = self._samples(outcomes, groups)
+            samples, summary = self._samples(outcomes, groups, hinted)
             lr = learning_rate_at(state.step, cfg)
             stats_, per_adapter = await self._train(engine, learner, samples, lr)
             t1 = time.perf_counter()
@@ -283,8 +287,15 @@ class GRPO(Algorithm):
             state.cursor += 1
         return out
 
+    def _hinted(self, step: int, n_groups: int) -> list[bool]:
+        """Which rollouts of a step are hinted, in rollout order: the first ``hinted_per_group``
+        of each group while ``step <= hint_until_step`` (README, *Hinted rollouts*)."""
+        cfg = self.config
+        k = cfg.hinted_per_group if step <= cfg.hint_until_step else 0
+        return [i < k for _ in range(n_groups) for i in range(cfg.group_size)]
+
     def _samples(
-        self, outcomes: list[RolloutOutcome], groups: list[int]
+        self, outcomes: list[RolloutOutcome], groups: list[int], hinted: list[bool] | None = None
     ) -> tuple[list[Sample], dict[str, Any]]:
         cfg = self.config
         rewards = [o.reward if o.reward is not None else 0.0 for o in outcomes]
@@ -337,6 +348,21 @@ class GRPO(Algorithm):
             "train/group_reward_means": _group_means(rewards, groups),
             "completion_tokens": tokens,
         }
+        hinted = hinted or [False] * len(outcomes)
+        plain = [i for i, h in enumerate(hinted) if not h]
+        summary["train/hinted_rollouts"] = len(outcomes) - len(plain)
+        if len(plain) < len(outcomes):
+            # the unhinted rollouts alone: what the policy does by itself while hints are on
+            summary["train/unhinted_calls_per_rollout"] = (
+                stats.fmean(calls[i] for i in plain) if plain else 0.0
+            )
+            summary["train/unhinted_reward_mean"] = stats.fmean(rewards[i] for i in plain) if plain else 0.0
+            summary["train/hinted_reward_mean"] = stats.fmean(
+                r for r, h in zip(rewards, hinted, strict=True) if h
+            )
+        else:
+            summary["train/unhinted_calls_per_rollout"] = summary["train/calls_per_rollout"]
+            summary["train/unhinted_reward_mean"] = summary["train/reward_mean"]
         if not samples:
             log.warning(
                 "no LLM call with token ids was recorded in %d rollouts: is the agent calling the LLM "

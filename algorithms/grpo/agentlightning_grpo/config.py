@@ -108,6 +108,19 @@ class GRPOConfig(BaseModel):
     )
     success_threshold: float = Field(1.0, description="a rollout with reward >= this counts as correct")
 
+    # --- hinted rollouts: a start for behaviour the untrained model never samples
+    hinted_per_group: int = Field(
+        0,
+        ge=0,
+        description="rollouts of each group sent with metadata {'hint': True} during the first hint_until_step "
+        "steps (the agent decides what a hint means, e.g. forcing its first tool call with tool_choice); the "
+        "others are unhinted, so a group's rewards vary and its unhinted rollouts learn from the difference. "
+        "Validation is never hinted",
+    )
+    hint_until_step: int = Field(
+        0, ge=0, description="hint rollouts in steps 1..hint_until_step (0 = never; see hinted_per_group)"
+    )
+
     # --- LoRA (peft); None = full fine-tuning
     lora: LoRAOptions | None = Field(
         None,
@@ -166,6 +179,13 @@ class GRPOConfig(BaseModel):
                     "adapters and agent_match both choose which agents train; with adapters, only the agents "
                     "its patterns match are trained: drop agent_match"
                 )
+        if self.hinted_per_group >= self.group_size:
+            raise ValueError(
+                f"hinted_per_group={self.hinted_per_group} must be less than group_size={self.group_size}: "
+                "a group needs unhinted rollouts to learn the behaviour the hint shows"
+            )
+        if self.hinted_per_group and not self.hint_until_step:
+            raise ValueError("hinted_per_group is set but hint_until_step is 0: set the last hinted step")
         if self.gamma != 1.0 and self.credit != "discounted":
             raise ValueError(
                 f"gamma={self.gamma} is only used with credit='discounted' (credit is {self.credit!r}); "

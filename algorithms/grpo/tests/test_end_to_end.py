@@ -15,6 +15,7 @@ from agentlightning_grpo import GRPO
 from agentlightning_transformers import TransformersEngine
 
 from agentlightning_core import LLM, RolloutOutcome, Trainer, rollout
+from agentlightning_core.runtime.context import current_context
 from agentlightning_core.types import semconv
 
 pytestmark = pytest.mark.slow
@@ -116,9 +117,11 @@ class RecordingGRPO(GRPO):
 
     seen: list[RolloutOutcome]
 
-    def _samples(self, outcomes: list[RolloutOutcome], groups: list[int]) -> Any:
+    def _samples(
+        self, outcomes: list[RolloutOutcome], groups: list[int], hinted: list[bool] | None = None
+    ) -> Any:
         self.seen = getattr(self, "seen", []) + list(outcomes)
-        return super()._samples(outcomes, groups)
+        return super()._samples(outcomes, groups, hinted)
 
 
 def test_a_lora_step_swaps_only_the_adapter_and_every_call_names_it(tmp_path: Path) -> None:
@@ -234,3 +237,51 @@ def test_one_adapter_per_agent_routes_trains_and_records_each_agents_adapter(tmp
         "writer_llm": "writer",
         "checker_llm": "checker",
     }
+
+
+@rollout
+def hint_reporting_agent(task: dict[str, Any], llm: LLM) -> float:
+    """One call; reward 1 when the rollout's metadata carries GRPO's hint, so the metrics show
+    which rollouts were hinted."""
+    client = openai.OpenAI(base_url=llm.endpoint, api_key=llm.api_key_value, max_retries=0)
+    client.chat.completions.create(
+        model=llm.model, messages=[{"role": "user", "content": task["question"]}], **llm.sampling_parameters
+    )
+    ctx = current_context()
+    assert ctx is not None
+    return 1.0 if ctx.rollout.metadata.get("hint") else 0.0
+
+
+def test_hinted_rollouts_carry_the_hint_only_in_the_first_steps_and_never_in_validation(
+    tmp_path: Path,
+) -> None:
+    engine = TransformersEngine(threads=2, max_tokens=4)
+    algo = GRPO(
+        steps=2,
+        tasks_per_step=1,
+        group_size=4,
+        max_tokens=3,
+        hinted_per_group=1,
+        hint_until_step=1,
+        eval_before=False,
+        threads=2,
+    )
+    trainer = Trainer(
+        algo,
+        engine=engine,
+        n_runners=1,
+        concurrency=4,
+        store="memory://",
+        output_dir=tmp_path,
+        progress=False,
+    )
+    result = trainer.fit(
+        hint_reporting_agent, [{"question": "2+3?"}], [{"question": "4+4?"}, {"question": "1+1?"}]
+    )
+    step1, step2, val = records(tmp_path)
+    assert step1["train/hinted_rollouts"] == 1
+    assert step1["train/hinted_reward_mean"] == 1.0 and step1["train/unhinted_reward_mean"] == 0.0
+    assert step1["train/unhinted_calls_per_rollout"] == 1.0
+    assert step2["train/hinted_rollouts"] == 0 and step2["train/reward_mean"] == 0.0
+    assert val["val/n"] == 2 and val["val/reward_mean"] == 0.0  # validation is never hinted
+    assert result.best_score == 0.0

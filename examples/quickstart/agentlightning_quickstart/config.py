@@ -32,9 +32,16 @@ TOOLS_DEFAULTS: dict[str, Any] = {
     "eval_every": 10,
     "tasks_per_step": 4,
     "group_size": 8,
-    "temperature": 1.0,
+    # 0.7: a hinted rollout (forced tool call) gets the answer right 7 of 24 times, 4 of 24 at 1.0
+    "temperature": 0.7,
     "max_tokens": 48,
-    "learning_rate": 2e-5,
+    "learning_rate": 3e-5,
+    # the untrained model never calls the tool (README), so every group would score 0 and learn
+    # nothing: for the first 20 steps, 4 of each group's 8 rollouts force their first call to be
+    # a tool call (tool_choice="required"); the other 4 learn from the difference only once one
+    # of them calls the tool by itself (README: it happened in 1 of 4 runs; 0% -> 0% on seeds 0-2)
+    "hinted_per_group": 4,
+    "hint_until_step": 20,
 }
 
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {"calc": DEMO_DEFAULTS, "tools": TOOLS_DEFAULTS}

@@ -74,6 +74,14 @@ def print_table(
                 f"LLM calls per training rollout: {sum(calls[:k]) / k:.2f} (first {k} steps) -> "
                 f"{sum(calls[-k:]) / k:.2f} (last {k})"
             )
+        if any(m.get("train/hinted_rollouts") for m in steps):
+            plain = [float(m["train/unhinted_calls_per_rollout"]) for m in steps]
+            k = min(5, len(plain))
+            hinted = sum(1 for m in steps if m.get("train/hinted_rollouts"))
+            console.print(
+                f"  unhinted rollouts only (hints in the first {hinted} steps): {sum(plain[:k]) / k:.2f} "
+                f"(first {k} steps) -> {sum(plain[-k:]) / k:.2f} (last {k})"
+            )
 
 
 def plot(metrics: list[dict[str, Any]], path: Path, title: str = "Calculator agent") -> Path:

@@ -124,12 +124,23 @@ FEW_SHOT: list[dict[str, Any]] = [
 ]
 
 
-def solve_with_tools(task: dict[str, Any], llm: LLM, few_shot: bool = False) -> tuple[float, int, int, str]:
+def hinted() -> bool:
+    """Whether the running rollout carries a hint: its metadata says ``{"hint": true}`` (GRPO's
+    ``hinted_per_group`` sets it on some training rollouts; validation rollouts never have it)."""
+    ctx = current_context()
+    return bool(ctx is not None and ctx.rollout.metadata.get("hint"))
+
+
+def solve_with_tools(
+    task: dict[str, Any], llm: LLM, few_shot: bool = False, hint: bool = False
+) -> tuple[float, int, int, str]:
     """Run the conversation. Returns (reward, LLM calls, tool calls, why it ended).
 
     ``why`` is ``answered``, ``cut_off`` (the final reply hit ``max_tokens``: reward 0, as in the
     calculator demo) or ``turn_limit`` (still calling tools after ``TOOLS_MAX_TURNS`` LLM calls:
-    reward 0).
+    reward 0). ``hint``: the first call asks for a tool call with ``tool_choice="required"`` (the
+    engine then writes the call's start and the model only the expression); later calls are
+    always ``auto``.
     """
     from openai import OpenAI
 
@@ -142,10 +153,12 @@ def solve_with_tools(task: dict[str, Any], llm: LLM, few_shot: bool = False) -> 
     answer = int(task["answer"])
     tool_calls = 0
     for turn in range(1, TOOLS_MAX_TURNS + 1):
+        choice_arg: dict[str, Any] = {"tool_choice": "required"} if hint and turn == 1 else {}
         response = client.chat.completions.create(
             model=llm.model,
             messages=messages,  # type: ignore[arg-type]
             tools=[CALCULATE_TOOL],  # type: ignore[list-item]
+            **choice_arg,
             **llm.sampling_parameters,
         )
         choice = response.choices[0]
@@ -186,5 +199,7 @@ def solve_with_tools(task: dict[str, Any], llm: LLM, few_shot: bool = False) -> 
 
 @rollout
 def tool_agent(task: dict[str, Any], llm: LLM) -> float:
-    reward, _, _, _ = solve_with_tools(task, llm)
+    """The demo's agent: the worked example in the prompt; a hinted rollout (GRPO's
+    ``hinted_per_group``) forces its first call to be a tool call. Held-out rollouts are plain."""
+    reward, _, _, _ = solve_with_tools(task, llm, few_shot=True, hint=hinted())
     return reward

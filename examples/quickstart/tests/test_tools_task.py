@@ -13,10 +13,13 @@ from agentlightning_quickstart.agent import calculate
 from agentlightning_quickstart.cli import parse_overrides
 from agentlightning_quickstart.report import group_points, smoothed
 from agentlightning_quickstart.tools_task import (
+    FEW_SHOT,
     TOOLS_MAX_TURNS,
+    hinted,
     make_tool_split,
     run_tool_call,
     solve_with_tools,
+    tool_agent,
 )
 
 from agentlightning_core.runtime.context import AttemptContext, reset_context, set_context
@@ -178,3 +181,63 @@ def test_a_final_reply_cut_off_by_max_tokens_scores_0() -> None:
         assert solve_with_tools(TASK, model.llm) == (0.0, 1, 0, "cut_off")
     finally:
         model.close()
+
+
+def answer_then_reply() -> list[dict[str, Any]]:
+    return [call("calculate", '{"expression": "347*29"}'), {"role": "assistant", "content": "10063"}]
+
+
+@pytest.mark.parametrize("hint", [True, False])
+def test_a_hinted_rollout_forces_only_its_first_call_and_a_plain_one_forces_none(hint: bool) -> None:
+    rollout = Rollout(input=TASK, metadata={"grpo_step": 1, "group": 0, "hint": hint})
+    ctx = AttemptContext(rollout=rollout, attempt=Attempt(rollout_id=rollout.rollout_id, sequence=1))
+    model = ScriptedModel(answer_then_reply())
+    token = set_context(ctx)
+    try:
+        assert hinted() is hint
+        assert tool_agent(TASK, model.llm) == 1.0
+    finally:
+        reset_context(token)
+        model.close()
+    first, second = model.requests
+    assert first.get("tool_choice") == ("required" if hint else None)
+    assert "tool_choice" not in second  # the answer after the tool result is always the model's choice
+    # the worked example comes before the question, in plain OpenAI messages
+    assert first["messages"][1 : 1 + len(FEW_SHOT)] == FEW_SHOT
+    assert first["messages"][-1] == {"role": "user", "content": TASK["question"]}
+
+
+def test_outside_a_rollout_or_without_the_metadata_there_is_no_hint() -> None:
+    assert hinted() is False
+    rollout = Rollout(input=TASK)
+    token = set_context(
+        AttemptContext(rollout=rollout, attempt=Attempt(rollout_id=rollout.rollout_id, sequence=1))
+    )
+    try:
+        assert hinted() is False
+    finally:
+        reset_context(token)
+
+
+def test_the_summary_shows_the_unhinted_rollouts_calls_on_their_own() -> None:
+    from agentlightning_quickstart.report import print_table
+    from rich.console import Console
+
+    def step(i: int, hinted: int, calls: float, plain: float) -> dict[str, Any]:
+        return {
+            "step": i,
+            "time/step_s": 10.0,
+            "train/calls_per_rollout": calls,
+            "train/hinted_rollouts": hinted,
+            "train/unhinted_calls_per_rollout": plain,
+        }
+
+    # hinted steps: 16 of 32 rollouts forced their tool call; then the policy calls by itself
+    metrics = [step(i, 16, 1.5, 1.0) for i in (1, 2, 3)] + [step(i, 0, 2.0, 2.0) for i in (4, 5, 6)]
+    console = Console(record=True, width=120)
+    print_table(console, metrics, 60.0, 100, 0, "Tool-using calculator agent")
+    text = console.export_text()
+    assert "LLM calls per training rollout: 1.70 (first 5 steps) -> 1.80 (last 5)" in text
+    assert (
+        "unhinted rollouts only (hints in the first 3 steps): 1.40 (first 5 steps) -> 1.60 (last 5)" in text
+    )

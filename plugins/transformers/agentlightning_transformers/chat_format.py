@@ -114,6 +114,52 @@ def normalize_messages(
     return out
 
 
+def forced_call_prefix(tools: Sequence[dict[str, Any]] | None, tool_choice: Any) -> str | None:
+    """The text a completion starts with when ``tool_choice`` forces a tool call, else ``None``.
+
+    ``"required"`` with one tool, or ``{"type": "function", "function": {"name": ...}}``, forces
+    that function: the prefix runs up to its first argument's value, e.g.
+    ``<tool_call>{"name": "calculate", "arguments": {"expression": "`` (the first ``required``
+    parameter, or the only one; a string parameter gets its opening quote), so the model writes
+    only the value. ``"required"`` with several tools forces a call and leaves the name to the
+    model: ``<tool_call>{"name": "``. ``None``, ``"auto"`` and ``"none"`` force nothing. Any other
+    value, or a choice naming no tool of the request, raises :class:`ValueError`.
+    """
+    if tool_choice is None or tool_choice in ("auto", "none"):
+        return None
+    offered = [_function_of(t) for t in tools or []]
+    if tool_choice == "required":
+        if not offered:
+            raise ValueError("tool_choice='required' needs a non-empty tools list")
+        if len(offered) > 1:
+            return '<tool_call>{"name": "'
+        return _function_prefix(offered[0])
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "function":
+        name = (tool_choice.get("function") or {}).get("name")
+        for fn in offered:
+            if fn["name"] == name:
+                return _function_prefix(fn)
+        raise ValueError(
+            f"tool_choice names function {name!r}, which is not in tools ({[fn['name'] for fn in offered]})"
+        )
+    raise ValueError(
+        f"tool_choice {tool_choice!r} is not supported: use 'auto', 'none', 'required' or "
+        "{'type': 'function', 'function': {'name': ...}}"
+    )
+
+
+def _function_prefix(fn: dict[str, Any]) -> str:
+    head = "<tool_call>" + json.dumps({"name": fn["name"]}, ensure_ascii=False)[:-1] + ', "arguments": {'
+    params = fn.get("parameters") or {}
+    props: dict[str, Any] = params.get("properties") or {}
+    required = [r for r in params.get("required") or [] if r in props]
+    first = required[0] if required else (next(iter(props)) if len(props) == 1 else None)
+    if first is None:
+        return head
+    quote = '"' if (props[first] or {}).get("type") == "string" else ""
+    return head + json.dumps(first, ensure_ascii=False) + ": " + quote
+
+
 def parse_tool_calls(text: str, tool_names: set[str]) -> tuple[str | None, list[dict[str, Any]]]:
     """Split a completion into its plain content and OpenAI ``tool_calls``.
 
@@ -142,10 +188,16 @@ def parse_tool_calls(text: str, tool_names: set[str]) -> tuple[str | None, list[
 
 def _as_call(raw: str, tool_names: set[str] | None) -> dict[str, Any] | None:
     """``raw`` as a call when it is a JSON object with a string ``name`` (one of ``tool_names``
-    unless that is ``None``)."""
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError:
+    unless that is ``None``). A block that only lacks its closing braces (a model that stopped
+    right after the value, ``... "12 * 34"``, or wrote one ``}`` too few) is read as closed."""
+    obj: Any = None
+    for closing in ("", "}", "}}", '"}}'):
+        try:
+            obj = json.loads(raw + closing)
+            break
+        except json.JSONDecodeError:
+            continue
+    else:
         return None
     if not isinstance(obj, dict):
         return None

@@ -9,20 +9,22 @@ returned: RL needs them and clients ignore what they did not ask for) and top-le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from agentlightning_core.engine import LLMEngine, LoRAAdapter
+from agentlightning_core.errors import AglError, InvalidRequestError
 
 from . import compute
 from .batcher import Batcher
-from .chat_format import normalize_messages, parse_tool_calls
+from .chat_format import forced_call_prefix, normalize_messages, parse_tool_calls
 from .fast_decode import FastDecoder, supports
 from .generate import BatchStats, SampleRequest, SampleResult, generate_batch
 from .lora import AdapterTable
@@ -160,42 +162,57 @@ class TransformersEngine(LLMEngine):
 
     # ------------------------------------------------------------- requests
     async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A chat completion. ``tool_choice``: ``"auto"`` (default) and ``"none"`` as OpenAI;
+        ``"required"`` or a named function starts the completion with the forced tool-call prefix
+        (:func:`.chat_format.forced_call_prefix`), which goes on the prompt side: it is part of
+        ``prompt_token_ids``, and ``token_ids``/``logprobs`` are only what the model generated
+        after it. Bad requests raise :class:`~agentlightning_core.errors.InvalidRequestError`
+        (HTTP 400 through the proxy)."""
         await self.start()
-        tools = body.get("tools") or None
-        if body.get("tool_choice") == "none":
-            tools_for_parse: list[dict[str, Any]] = []
-        else:
-            tools_for_parse = list(tools or [])
-        messages = normalize_messages(body.get("messages") or [], tools, self._template_has_tools)
-        template_kwargs: dict[str, Any] = {}
-        if tools and self._template_has_tools:
-            template_kwargs["tools"] = tools
-        prompt_text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True, **template_kwargs
-        )
-        prompt_ids = list(self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
+        with _invalid_request():
+            tools = body.get("tools") or None
+            tool_choice = body.get("tool_choice")
+            forced = forced_call_prefix(tools, tool_choice)
+            if tool_choice == "none":
+                tools_for_parse: list[dict[str, Any]] = []
+            else:
+                tools_for_parse = list(tools or [])
+            messages = normalize_messages(body.get("messages") or [], tools, self._template_has_tools)
+            template_kwargs: dict[str, Any] = {}
+            if tools and self._template_has_tools:
+                template_kwargs["tools"] = tools
+            prompt_text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, **template_kwargs
+            )
+            prompt_text += forced or ""
+            prompt_ids = list(self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
+            self._rows(prompt_ids, body)  # validate sampling parameters before queueing
         results, version = await self._generate(prompt_ids, body)
         adapter = self._adapter_of(body)
         names = {t["function"]["name"] for t in tools_for_parse if isinstance(t.get("function"), dict)}
         choices = [
-            chat_choice(i, text, res.token_ids, self._logprob_content(res), res.finish_reason, names)
+            chat_choice(
+                i, text, res.token_ids, self._logprob_content(res), res.finish_reason, names, forced or ""
+            )
             for i, (res, text) in enumerate(results)
         ]
         return self._envelope("chat.completion", "chatcmpl", prompt_ids, results, choices, version, adapter)
 
     async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
-        prompt = body.get("prompt")
-        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-            prompt = prompt[0]
-        if isinstance(prompt, str):
-            prompt_ids = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
-            prompt_ids = list(prompt)
-        else:
-            raise ValueError(
-                "prompt must be one string or one list of token ids (batches of prompts: send several requests)"
-            )
+        with _invalid_request():
+            prompt = body.get("prompt")
+            if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+                prompt = prompt[0]
+            if isinstance(prompt, str):
+                prompt_ids = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+                prompt_ids = list(prompt)
+            else:
+                raise ValueError(
+                    "prompt must be one string or one list of token ids (batches of prompts: send several requests)"
+                )
+            self._rows(prompt_ids, body)
         results, version = await self._generate(prompt_ids, body)
         adapter = self._adapter_of(body)
         choices = [
@@ -442,11 +459,14 @@ def chat_choice(
     logprob_content: list[dict[str, Any]],
     finish_reason: str,
     tool_names: set[str],
+    forced: str = "",
 ) -> dict[str, Any]:
-    """One chat choice; tool calls found in ``text`` become ``message.tool_calls``."""
+    """One chat choice; tool calls found in ``text`` become ``message.tool_calls``. ``forced``
+    is the tool-call prefix the prompt ended with (``tool_choice``): it is read as the start of
+    ``text``, so the call the model completed is parsed whole."""
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if tool_names:
-        content, calls = parse_tool_calls(text, tool_names)
+        content, calls = parse_tool_calls(forced + text, tool_names)
         if calls:
             message = {"role": "assistant", "content": content, "tool_calls": calls}
             finish_reason = "tool_calls"
@@ -457,6 +477,18 @@ def chat_choice(
         "logprobs": {"content": logprob_content},
         "token_ids": token_ids,
     }
+
+
+@contextlib.contextmanager
+def _invalid_request() -> Iterator[None]:
+    """A ``ValueError`` raised while reading a request becomes an :class:`InvalidRequestError`, so
+    the proxy answers 400 with its message instead of a 500."""
+    try:
+        yield
+    except AglError:
+        raise
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from exc
 
 
 def _read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from agentlightning_transformers.chat_format import normalize_messages, parse_tool_calls
+from agentlightning_transformers.chat_format import forced_call_prefix, normalize_messages, parse_tool_calls
 from agentlightning_transformers.engine import chat_choice
 from openai.types.chat import ChatCompletion
 
@@ -141,3 +141,61 @@ def test_the_openai_client_types_read_our_choice() -> None:
     assert completion.choices[0].logprobs is not None
     assert completion.choices[0].logprobs.content is not None
     assert completion.choices[0].logprobs.content[0].logprob == -0.1
+
+
+SEARCH = {
+    "type": "function",
+    "function": {
+        "name": "search",
+        "parameters": {
+            "type": "object",
+            "properties": {"limit": {"type": "integer"}, "query": {"type": "string"}},
+            "required": ["limit"],
+        },
+    },
+}
+
+
+def test_a_forced_tool_call_starts_at_the_first_argument_value() -> None:
+    prefix = forced_call_prefix([TOOL], "required")
+    assert prefix == '<tool_call>{"name": "calculate", "arguments": {"expression": "'
+    named = {"type": "function", "function": {"name": "search"}}
+    # the first required parameter; an integer has no opening quote
+    assert (
+        forced_call_prefix([TOOL, SEARCH], named) == '<tool_call>{"name": "search", "arguments": {"limit": '
+    )
+    # several tools and "required": the model picks the name
+    assert forced_call_prefix([TOOL, SEARCH], "required") == '<tool_call>{"name": "'
+    bare = {"type": "function", "function": {"name": "now"}}
+    assert forced_call_prefix([bare], "required") == '<tool_call>{"name": "now", "arguments": {'
+    for nothing_forced in (None, "auto", "none"):
+        assert forced_call_prefix([TOOL], nothing_forced) is None
+
+
+def test_a_forced_prefix_and_what_the_model_wrote_parse_as_one_call() -> None:
+    prefix = forced_call_prefix([TOOL], "required")
+    assert prefix is not None
+    for written in ('12 * 34"}}</tool_call>', '12 * 34"}}', '12 * 34"}', '12 * 34"'):
+        content, calls = parse_tool_calls(prefix + written, {"calculate"})
+        assert content is None
+        assert json.loads(calls[0]["function"]["arguments"]) == {"expression": "12 * 34"}, written
+    choice = chat_choice(0, '5 + 6"}}</tool_call>', [7, 8], [], "stop", {"calculate"}, prefix)
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["token_ids"] == [7, 8]  # only what the model wrote; the prefix was prompt
+    assert json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]) == {"expression": "5 + 6"}
+
+
+@pytest.mark.parametrize(
+    ("tools", "choice", "message"),
+    [
+        ([TOOL], "any", "not supported"),
+        ([TOOL], {"type": "function", "function": {"name": "search"}}, "not in tools"),
+        ([], "required", "non-empty tools"),
+        ([TOOL], {"type": "custom"}, "not supported"),
+    ],
+)
+def test_unsupported_tool_choices_are_refused_by_name(
+    tools: list[dict], choice: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        forced_call_prefix(tools, choice)

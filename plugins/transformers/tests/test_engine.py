@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 from agentlightning_transformers import TransformersEngine
+
+from agentlightning_core.errors import InvalidRequestError
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +165,70 @@ async def test_bad_parameters_name_the_field(engine: TransformersEngine) -> None
         await engine.chat_completions(ask("x", temperature=3))
     with pytest.raises(ValueError, match="n must be"):
         await engine.chat_completions(ask("x", n=0))
+
+
+CALC_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "calculate",
+        "parameters": {
+            "type": "object",
+            "properties": {"expression": {"type": "string"}},
+            "required": ["expression"],
+        },
+    },
+}
+
+
+async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(
+    engine: TransformersEngine,
+) -> None:
+    body = ask(
+        "What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16
+    )
+    r = await engine.chat_completions(body)
+    prefix = '<tool_call>{"name": "calculate", "arguments": {"expression": "'
+    assert engine.tokenizer.decode(r["prompt_token_ids"]).endswith(prefix)
+    choice = r["choices"][0]
+    # the trained completion is exactly what the model sampled after the prefix, with its own logprobs
+    got = torch.tensor([c["logprob"] for c in choice["logprobs"]["content"]])
+    want = plain_logprobs(engine, r["prompt_token_ids"], choice["token_ids"], 0.7)
+    assert torch.allclose(got, want, atol=2e-3), (got, want)
+    assert choice["finish_reason"] == "tool_calls"
+    (call,) = choice["message"]["tool_calls"]
+    assert call["function"]["name"] == "calculate"
+    written = engine.tokenizer.decode(choice["token_ids"], skip_special_tokens=True)
+    # the call is read from the prefix plus what the model wrote (closed leniently); JSON that
+    # cannot be read is passed on raw, for the agent to answer with an error
+    try:
+        expression = json.loads(call["function"]["arguments"])["expression"]
+    except json.JSONDecodeError:
+        assert call["function"]["arguments"].startswith('{"name": "calculate"')
+    else:
+        assert written.startswith(expression)
+
+
+async def test_bad_tool_choice_is_an_invalid_request(engine: TransformersEngine) -> None:
+    with pytest.raises(InvalidRequestError, match="tool_choice 'any' is not supported"):
+        await engine.chat_completions(ask("x", tools=[CALC_TOOL], tool_choice="any"))
+    with pytest.raises(InvalidRequestError, match="temperature"):
+        await engine.chat_completions(ask("x", temperature=3))
+
+
+async def test_the_proxy_answers_a_bad_tool_choice_with_400_and_its_message() -> None:
+    import openai
+
+    from agentlightning_core.testing.proxy_harness import ProxyHarness
+
+    eng = TransformersEngine(threads=2, max_tokens=8)
+    async with ProxyHarness(eng) as harness:
+        client = openai.AsyncOpenAI(base_url=harness.proxy_url, api_key="x", max_retries=0)
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(
+                model="m",
+                messages=[{"role": "user", "content": "hi"}],
+                tools=[CALC_TOOL],  # type: ignore[list-item]
+                tool_choice="any",  # type: ignore[arg-type]
+            )
+    assert caught.value.status_code == 400
+    assert "tool_choice 'any' is not supported" in str(caught.value)
