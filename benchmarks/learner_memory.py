@@ -70,8 +70,12 @@ def run_side(name: str, steps: int, samples: int, micro_batch: int, threads: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3, help="learner steps per side (the first is a warm-up)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--steps", type=int, default=3, help="learner steps per side (the first is a warm-up)"
+    )
     parser.add_argument("--samples", type=int, default=30, help="trained calls per step (spider: ~30)")
     parser.add_argument("--micro-batch", type=int, default=16, help="micro_batch_size, equal on both sides")
     parser.add_argument("--threads", type=int, default=2)
@@ -82,7 +86,14 @@ def main() -> None:
         result = run_side(args.only, args.steps, args.samples, args.micro_batch, args.threads)
         print(json.dumps(result) if args.json_result else result, flush=True)
         return
-    argv = ["--steps", str(args.steps), "--samples", str(args.samples), "--micro-batch", str(args.micro_batch)]
+    argv = [
+        "--steps",
+        str(args.steps),
+        "--samples",
+        str(args.samples),
+        "--micro-batch",
+        str(args.micro_batch),
+    ]
     argv += ["--threads", str(args.threads)]
     load_before = common.load_average()
     results = common.run_sides_apart(SIDES, argv)
