@@ -191,7 +191,7 @@ def run_tools(args: argparse.Namespace, out: Path) -> None:
     """Ours on the tool task: held-out before -> after, minutes, calls per rollout."""
     import torch
     from agentlightning_grpo import GRPO
-    from agentlightning_quickstart.config import DEMO_KEYS, TOOLS_DEFAULTS
+    from agentlightning_quickstart.config import DEMO_KEYS, ENGINE_KEYS, TOOLS_DEFAULTS
     from agentlightning_quickstart.tools_task import make_tool_split, tool_agent
     from agentlightning_transformers import TransformersEngine
 
@@ -200,6 +200,7 @@ def run_tools(args: argparse.Namespace, out: Path) -> None:
     torch.manual_seed(args.seed)
     train, val = make_tool_split(TOOLS_DEFAULTS["n_train"], TOOLS_DEFAULTS["n_val"], seed=0)
     params = {k: v for k, v in TOOLS_DEFAULTS.items() if k not in DEMO_KEYS}
+    engine_options = {k: params.pop(k) for k in ENGINE_KEYS if k in params}
     algo = GRPO(
         steps=args.steps,
         eval_every=args.steps,  # before and after only: the clock is the point
@@ -207,7 +208,7 @@ def run_tools(args: argparse.Namespace, out: Path) -> None:
         seed=args.seed,
         **params,
     )
-    engine = TransformersEngine(threads=args.threads, max_batch_size=128)
+    engine = TransformersEngine(threads=args.threads, max_batch_size=128, **engine_options)
     trainer = Trainer(
         algo, engine=engine, n_runners=1, concurrency=128, store="memory://", output_dir=out, progress=False
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .config import DEMO_KEYS, TASK_DEFAULTS
+from .config import DEMO_KEYS, ENGINE_KEYS, TASK_DEFAULTS
 
 
 @click.command()
@@ -94,6 +94,7 @@ def demo(
     output_dir = output_dir or Path("runs/demo" if task == "calc" else f"runs/demo-{task}")
     params = {k: v for k, v in defaults.items() if k not in DEMO_KEYS}
     params.update(parse_overrides(overrides))
+    engine_options = {k: params.pop(k) for k in ENGINE_KEYS if k in params}
 
     console = Console(stderr=True)
     started = time.monotonic()
@@ -107,7 +108,7 @@ def demo(
         f"GRPO for {steps} steps on {n_threads} CPU thread(s) ({load_text()}), seed {seed}"
     )
     console.print("loading SmolLM2-135M-Instruct (the first run converts the GGUF file once, ~1 min)...")
-    engine = TransformersEngine(model, threads=n_threads)
+    engine = TransformersEngine(model, threads=n_threads, **engine_options)
     algorithm = GRPO(
         steps=steps,
         eval_every=eval_every,
@@ -130,7 +131,7 @@ def demo(
         "minutes": round(seconds / 60, 2),
         "threads": n_threads,
         "load_at_end": load_text(),
-        "settings": params,
+        "settings": {**params, **engine_options},
     }
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     console.print(f"metrics: {output_dir / 'metrics.jsonl'}\ncurve:   {png}")

@@ -6,6 +6,8 @@ from typing import Any
 
 #: keys of a task's settings that are the demo's, not GRPO's
 DEMO_KEYS = ("steps", "n_train", "n_val", "eval_every")
+#: keys of a task's settings that go to the engine (TransformersEngine), not to GRPO
+ENGINE_KEYS = ("forced_tokens",)
 
 DEMO_DEFAULTS: dict[str, Any] = {
     "steps": 20,
@@ -38,10 +40,13 @@ TOOLS_DEFAULTS: dict[str, Any] = {
     "learning_rate": 3e-5,
     # the untrained model never calls the tool (README), so every group would score 0 and learn
     # nothing: for the first 20 steps, 4 of each group's 8 rollouts force their first call to be
-    # a tool call (tool_choice="required"); the other 4 learn from the difference only once one
-    # of them calls the tool by itself (README: it happened in 1 of 4 runs; 0% -> 0% on seeds 0-2)
+    # a tool call (tool_choice="required")
     "hinted_per_group": 4,
     "hint_until_step": 20,
+    # ... and the forced call's opening tokens are trained like sampled ones: with them on the
+    # prompt side the unhinted rollouts learned only once one called the tool by itself (README:
+    # 1 run in 4; 0% -> 0% on seeds 0-2)
+    "forced_tokens": "completion",
 }
 
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {"calc": DEMO_DEFAULTS, "tools": TOOLS_DEFAULTS}

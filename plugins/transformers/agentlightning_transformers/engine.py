@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: where a forced tool-call prefix is reported (:class:`TransformersEngine` ``forced_tokens``)
+FORCED_TOKENS = ("prompt", "completion")
+
 
 class TransformersEngine(LLMEngine):
     """A causal LM served in-process, batched, with weight swaps.
@@ -51,6 +54,12 @@ class TransformersEngine(LLMEngine):
     :param model_name: the id reported by ``/v1/models`` (default: the model directory's name).
     :param fast_decode: decode with :class:`~.fast_decode.FastDecoder` where it supports the
         model (Llama, Qwen2, Mistral); ``False`` keeps the plain transformers forward.
+    :param forced_tokens: where the tool-call prefix that ``tool_choice`` forces is reported:
+        ``"prompt"`` (default) puts it in ``prompt_token_ids``, so a trainer never trains it;
+        ``"completion"`` puts it at the start of ``choices[i].token_ids`` with logprob 0.0 (the
+        forcing is a distribution that gives those tokens probability 1), so an RL trainer
+        trains the tool call's opening tokens like sampled ones: rewarded forced calls then
+        teach the model to open a tool call by itself. Off-policy for those tokens, by choice.
     """
 
     name = "transformers"
@@ -68,6 +77,7 @@ class TransformersEngine(LLMEngine):
         max_tokens: int = 512,
         model_name: str | None = None,
         fast_decode: bool = True,
+        forced_tokens: str = "prompt",
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -78,6 +88,9 @@ class TransformersEngine(LLMEngine):
         resolve_dtype(dtype)  # a bad name fails here, before any model loads
         self.dtype = dtype
         self.fast_decode = fast_decode
+        if forced_tokens not in FORCED_TOKENS:
+            raise ValueError(f"forced_tokens must be one of {FORCED_TOKENS}, got {forced_tokens!r}")
+        self.forced_tokens = forced_tokens
         env_threads = os.environ.get("AGL_TORCH_THREADS")
         self.threads = threads if threads is not None else (int(env_threads) if env_threads else None)
         self.max_batch_size = max_batch_size
@@ -164,9 +177,9 @@ class TransformersEngine(LLMEngine):
     async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
         """A chat completion. ``tool_choice``: ``"auto"`` (default) and ``"none"`` as OpenAI;
         ``"required"`` or a named function starts the completion with the forced tool-call prefix
-        (:func:`.chat_format.forced_call_prefix`), which goes on the prompt side: it is part of
-        ``prompt_token_ids``, and ``token_ids``/``logprobs`` are only what the model generated
-        after it. Bad requests raise :class:`~agentlightning_core.errors.InvalidRequestError`
+        (:func:`.chat_format.forced_call_prefix`), which goes on the prompt side by default: it is
+        part of ``prompt_token_ids``, and ``token_ids``/``logprobs`` are only what the model
+        generated after it (``forced_tokens="completion"`` reports it as the completion's start). Bad requests raise :class:`~agentlightning_core.errors.InvalidRequestError`
         (HTTP 400 through the proxy)."""
         await self.start()
         with _invalid_request():
@@ -184,19 +197,35 @@ class TransformersEngine(LLMEngine):
             prompt_text = self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True, **template_kwargs
             )
-            prompt_text += forced or ""
             prompt_ids = list(self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
-            self._rows(prompt_ids, body)  # validate sampling parameters before queueing
-        results, version = await self._generate(prompt_ids, body)
+            # the prefix is tokenized on its own, so the split between prompt and forced tokens
+            # is exact whichever side reports them
+            forced_ids = list(self.tokenizer(forced, add_special_tokens=False)["input_ids"]) if forced else []
+            self._rows(prompt_ids + forced_ids, body)  # validate sampling parameters before queueing
+        results, version = await self._generate(prompt_ids + forced_ids, body)
         adapter = self._adapter_of(body)
         names = {t["function"]["name"] for t in tools_for_parse if isinstance(t.get("function"), dict)}
+        if self.forced_tokens == "completion":
+            lead_ids, lead_logprobs = forced_ids, self._forced_logprob_content(forced_ids)
+            reported_prompt = prompt_ids
+        else:
+            lead_ids, lead_logprobs = [], []
+            reported_prompt = prompt_ids + forced_ids
         choices = [
             chat_choice(
-                i, text, res.token_ids, self._logprob_content(res), res.finish_reason, names, forced or ""
+                i,
+                text,
+                lead_ids + res.token_ids,
+                lead_logprobs + self._logprob_content(res),
+                res.finish_reason,
+                names,
+                forced or "",
             )
             for i, (res, text) in enumerate(results)
         ]
-        return self._envelope("chat.completion", "chatcmpl", prompt_ids, results, choices, version, adapter)
+        return self._envelope(
+            "chat.completion", "chatcmpl", reported_prompt, results, choices, version, adapter, len(lead_ids)
+        )
 
     async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
@@ -236,10 +265,12 @@ class TransformersEngine(LLMEngine):
         choices: list[dict[str, Any]],
         version: int,
         adapter: str | None = None,
+        forced_completion_tokens: int = 0,
     ) -> dict[str, Any]:
         """The response body; a call answered by an adapter names it in ``model`` and its version
-        in ``weights_version`` (the base model's version otherwise)."""
-        completion_tokens = sum(len(r.token_ids) for r, _ in results)
+        in ``weights_version`` (the base model's version otherwise). ``forced_completion_tokens``:
+        forced tokens reported at the start of each choice (``forced_tokens="completion"``)."""
+        completion_tokens = sum(len(r.token_ids) + forced_completion_tokens for r, _ in results)
         body: dict[str, Any] = {
             "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
             "object": obj,
@@ -372,6 +403,14 @@ class TransformersEngine(LLMEngine):
             if s and s in text:
                 text = text[: text.index(s)]
         return text
+
+    def _forced_logprob_content(self, ids: list[int]) -> list[dict[str, Any]]:
+        """Logprob entries of forced tokens: 0.0, the log of the probability 1 the forcing gave them."""
+        out = []
+        for tok in ids:
+            piece = str(self.tokenizer.decode([tok]))
+            out.append({"token": piece, "logprob": 0.0, "bytes": list(piece.encode()), "top_logprobs": []})
+        return out
 
     def _logprob_content(self, res: SampleResult) -> list[dict[str, Any]]:
         out = []

@@ -208,6 +208,42 @@ async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(
         assert written.startswith(expression)
 
 
+async def test_forced_tokens_completion_reports_the_call_start_as_trainable_completion_tokens(
+    engine: TransformersEngine,
+) -> None:
+    body = ask(
+        "What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16
+    )
+    prompt_side = await engine.chat_completions(body)
+    engine.forced_tokens = "completion"
+    try:
+        r = await engine.chat_completions(body)
+    finally:
+        engine.forced_tokens = "prompt"
+    prefix = '<tool_call>{"name": "calculate", "arguments": {"expression": "'
+    forced_ids = engine.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    k = len(forced_ids)
+    choice = r["choices"][0]
+    # the same sequence the model saw, split one prefix later: the prompt no longer ends with it
+    assert r["prompt_token_ids"] + forced_ids == prompt_side["prompt_token_ids"]
+    assert choice["token_ids"][:k] == forced_ids
+    assert not engine.tokenizer.decode(r["prompt_token_ids"]).endswith(prefix)
+    lps = [c["logprob"] for c in choice["logprobs"]["content"]]
+    assert len(lps) == len(choice["token_ids"])
+    assert lps[:k] == [0.0] * k  # forced: probability 1 under the distribution that produced them
+    sampled = choice["token_ids"][k:]
+    want = plain_logprobs(engine, r["prompt_token_ids"] + forced_ids, sampled, 0.7)
+    assert torch.allclose(torch.tensor(lps[k:]), want, atol=2e-3)
+    assert r["usage"]["completion_tokens"] == len(choice["token_ids"])
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["tool_calls"][0]["function"]["name"] == "calculate"
+
+
+def test_forced_tokens_must_name_a_side() -> None:
+    with pytest.raises(ValueError, match="forced_tokens must be one of"):
+        TransformersEngine(forced_tokens="response")
+
+
 async def test_bad_tool_choice_is_an_invalid_request(engine: TransformersEngine) -> None:
     with pytest.raises(InvalidRequestError, match="tool_choice 'any' is not supported"):
         await engine.chat_completions(ask("x", tools=[CALC_TOOL], tool_choice="any"))
