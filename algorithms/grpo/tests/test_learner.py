@@ -175,10 +175,10 @@ def test_lora_gradients_equal_a_reference_computation(samples: list[Sample]) -> 
     for path, (a_, b) in leaves.items():
         got_a, got_b = layers[path].lora_A["default"].weight.grad, layers[path].lora_B["default"].weight.grad
         assert got_a is not None and got_b is not None
-        # float32 sums in another order: equal to ~1e-5 of the gradient's size
+        # float32 sums in another order: equal to ~1e-5 of the gradient's size (1e-4 seen under load)
         for got, want in ((got_a, a_.grad), (got_b, b.grad)):
             assert want is not None
-            assert float((got - want).norm() / want.norm()) < 1e-4, path
+            assert float((got - want).norm() / want.norm()) < 1e-3, path
     assert float(next(iter(leaves.values()))[0].grad.abs().sum()) > 0  # type: ignore[union-attr]
 
 
@@ -280,7 +280,9 @@ def test_per_adapter_gradients_equal_a_reference_and_steps_touch_only_their_adap
                 (m.lora_B[adapter].weight.grad, b.grad),
             ):
                 assert got is not None and ref is not None
-                assert float((got - ref).norm() / ref.norm()) < 1e-4, (adapter, p)
+                # float32 sums in another order: 1.0-1.3e-4 of the gradient's size was seen in CI
+                # (under load, other thread blocking); a wrong gradient is off by tens of percent
+                assert float((got - ref).norm() / ref.norm()) < 1e-3, (adapter, p)
             assert m.lora_A[other].weight.grad is None and m.lora_B[other].weight.grad is None
     learner.model.zero_grad(set_to_none=True)
     before = {n: v.clone() for n, v in learner.trainable_state().items()}
