@@ -104,23 +104,34 @@ def record(name: str, attributes: dict[str, Any]) -> None:
     )
 
 
-#: One worked example in plain OpenAI messages (the engine renders it in its own tool format):
-#: measured with ``benchmarks/demo_probe.py --task tools --few-shot`` (see the README).
+def worked_example(question: str, expression: str, call_id: str) -> list[dict[str, Any]]:
+    """One solved problem as OpenAI messages: the question, the tool call, its result, the reply."""
+    result = calculate(expression)
+    return [
+        {"role": "user", "content": question},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": "calculate", "arguments": json.dumps({"expression": expression})},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": result},
+        {"role": "assistant", "content": result},
+    ]
+
+
+#: Two worked examples in plain OpenAI messages (the engine renders them in its own tool format),
+#: one per shape of problem. With the product alone, a trained model copied
+#: "(639 - 252) * 6" as "639 * 6": 38 of 38 products right and 0 of 62 bracketed problems
+#: (README, *Measured*); the same weights with both examples in the prompt scored 88%.
 FEW_SHOT: list[dict[str, Any]] = [
-    {"role": "user", "content": "What is 123 * 45?"},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_example",
-                "type": "function",
-                "function": {"name": "calculate", "arguments": '{"expression": "123 * 45"}'},
-            }
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_example", "content": "5535"},
-    {"role": "assistant", "content": "5535"},
+    *worked_example("What is 123 * 45?", "123 * 45", "call_example"),
+    *worked_example("What is (36 + 214) * 7?", "(36 + 214) * 7", "call_example_2"),
 ]
 
 

@@ -241,3 +241,14 @@ def test_the_summary_shows_the_unhinted_rollouts_calls_on_their_own() -> None:
     assert (
         "unhinted rollouts only (hints in the first 3 steps): 1.40 (first 5 steps) -> 1.60 (last 5)" in text
     )
+
+
+def test_the_worked_examples_are_neither_training_nor_held_out_problems() -> None:
+    train, val = make_tool_split(300, 100, seed=0)
+    asked = {m["content"] for m in FEW_SHOT if m["role"] == "user"}
+    assert len(asked) == 2  # one product, one bracketed expression
+    assert not asked & {t["question"] for t in train + val}
+    # each example's tool result is what the tool computes, and the reply copies it
+    results = [m["content"] for m in FEW_SHOT if m["role"] == "tool"]
+    replies = [m["content"] for m in FEW_SHOT if m["role"] == "assistant" and m["content"]]
+    assert results == replies == ["5535", "1750"]
