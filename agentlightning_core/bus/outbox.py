@@ -9,6 +9,10 @@ a waiter to look again, and a waiter that polls finds the state without it.
 
 The log gets one warning when publishing starts failing (no traceback) and one line when the bus
 takes events again, with how long it was gone and how many events waited or were dropped.
+
+Each published event's wait here goes to a :class:`~.meter.PublishMeter` (the store's), which
+tells the bus's lag and throughput; :meth:`Outbox.statistics` adds how long the oldest waiting
+event has waited.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..types import Event
 from .backoff import Backoff
+from .meter import PublishMeter
 
 if TYPE_CHECKING:
     from .base import EventBus
@@ -36,7 +41,9 @@ DEFAULT_MAX_EVENTS = 10_000
 class Outbox:
     """A bounded FIFO of events and the task that publishes them on ``bus``."""
 
-    def __init__(self, bus: EventBus, *, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+    def __init__(
+        self, bus: EventBus, *, max_events: int = DEFAULT_MAX_EVENTS, meter: PublishMeter | None = None
+    ) -> None:
         if max_events < 1:
             raise ValueError(f"max_events must be >= 1 (got {max_events})")
         self.bus = bus
@@ -44,7 +51,10 @@ class Outbox:
         self.delivered = 0
         self.dropped = 0
         self.outages = 0
-        self._events: deque[Event] = deque()
+        #: queued events, each with the monotonic time it was queued at
+        self._events: deque[tuple[Event, float]] = deque()
+        #: where each published event's wait here is recorded
+        self.meter = meter if meter is not None else PublishMeter()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -62,12 +72,16 @@ class Outbox:
         return self._outage_since is not None
 
     def statistics(self) -> dict[str, Any]:
+        """Counters, and ``oldest_pending_ms``: how long the event at the head of the queue has
+        waited (0 when empty; it grows during an outage)."""
+        head = self._events[0][1] if self._events else None
         return {
             "pending": self.pending,
             "delivered": self.delivered,
             "dropped": self.dropped,
             "outages": self.outages,
             "in_outage": self.in_outage,
+            "oldest_pending_ms": 0.0 if head is None else round((time.monotonic() - head) * 1000, 3),
         }
 
     def put(self, event: Event) -> None:
@@ -76,7 +90,7 @@ class Outbox:
             self._events.popleft()
             self.dropped += 1
             self._dropped_in_outage += 1
-        self._events.append(event)
+        self._events.append((event, time.monotonic()))
         self._idle.clear()
         self._wake.set()
         if self._task is None or self._task.done():
@@ -113,7 +127,8 @@ class Outbox:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            event = self._events[0]
+            entry = self._events[0]
+            event, queued_at = entry
             try:
                 await self.bus.publish(event)
             except asyncio.CancelledError:
@@ -122,9 +137,11 @@ class Outbox:
                 self._start_outage(exc)
                 await asyncio.sleep(backoff.next())
                 continue
-            if self._events and self._events[0] is event:  # not dropped meanwhile by a full outbox
+            if self._events and self._events[0] is entry:  # not dropped meanwhile by a full outbox
                 self._events.popleft()
             self.delivered += 1
+            published_at = time.monotonic()
+            self.meter.record(published_at - queued_at, now=published_at)
             backoff.reset()
             if self._outage_since is not None:
                 self._end_outage()

@@ -39,6 +39,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..bus.meter import PublishMeter
 from ..errors import InvalidRequestError, NotFoundError
 from ..pagination import Page
 from ..types import (
@@ -97,6 +98,8 @@ class LightningStore(ABC):
     ) -> None:
         self.bus: EventBus | None = None
         self._outbox: Outbox | None = None
+        #: lag and throughput of this store's events on its bus (the dashboard's backends page)
+        self.bus_meter = PublishMeter()
         self._watchdog_task: asyncio.Task[None] | None = None
         self._started = False
         self._default_unresponsive_seconds: float | None = None
@@ -411,15 +414,18 @@ class LightningStore(ABC):
             return
         event = Event(topic=topic, type=type_, payload=payload)
         if not bus.publish_may_wait:
+            started = time.monotonic()
             try:
                 await bus.publish(event)
             except Exception as exc:  # the write already happened; a bus error must not undo it
                 log.warning("could not publish %s event on %s: %s", type_, topic, exc)
+                return
+            self.bus_meter.record(time.monotonic() - started)
             return
         if self._outbox is None or self._outbox.bus is not bus:
             from ..bus.outbox import Outbox  # imported on use: most stores never need it
 
-            self._outbox = Outbox(bus, max_events=self.outbox_max_events)
+            self._outbox = Outbox(bus, max_events=self.outbox_max_events, meter=self.bus_meter)
         self._outbox.put(event)
 
     async def _publish_rollout(self, rollout: Rollout, type_: str = EventType.ROLLOUT_STATUS_CHANGED) -> None:

@@ -260,3 +260,19 @@ async def test_the_overview_plots_the_algorithms_logged_rewards_per_step(tmp_pat
     assert metrics["series"]["train/reward_mean"] == [[1, 0.25], [2, 0.5], [3, 0.75]]
     assert metrics["series"]["val/reward_mean"] == [[3, 0.6]]
     assert "train/loss" not in metrics["series"]
+
+
+async def test_the_backends_page_shows_store_statistics_and_the_bus_lag_and_throughput() -> None:
+    store = InMemoryStore()
+    async with served(store) as (url, _):
+        for i in range(30):
+            await store.enqueue_rollout({"i": i})
+        async with logged_in(url) as client:
+            data = (await client.get("/dashboard/api/backends")).json()
+    assert data["store"]["kind"] == "InMemoryStore"
+    bus = data["bus"]
+    assert bus["kind"] == "InMemoryEventBus" and bus["in_outage"] is False
+    assert bus["outbox"] is None  # the in-process bus takes events directly
+    assert bus["published"] >= 30
+    assert 0 <= bus["lag_ms"]["median"] <= bus["lag_ms"]["max"]
+    assert bus["events_per_s"] >= 30 / 10  # at least the 30 enqueues within the last 10 s
