@@ -15,8 +15,12 @@ is evaluated, for both. Each run stops at 90% held-out accuracy or at its time b
 two-step expressions only the ``calculate`` tool gets right; the agent is a plain OpenAI client
 passing ``tools=[...]``), ours alone. It prints held-out accuracy before -> after, the minutes and
 the LLM calls per training rollout (first steps -> last steps; above 1 means the tool is called).
-TRL's GRPOTrainer takes ``tools=`` since 0.26, but this script does not implement a TRL side of
-the tool task yet, so no comparison is claimed.
+Ours alone: TRL 1.16's GRPOTrainer takes ``tools=``, but its tool loop renders the calls with the
+model's chat template and parses them back with a response schema it knows only for a few
+templates (Qwen2.5/3/3.5, Llama 3.1/3.2, GLM-4-MoE, gpt-oss: ``trl.chat_template_utils``).
+SmolLM2-135M-Instruct's ChatML template renders no tool calls (``supports_tool_calling`` is
+false; this project's engine writes the tool list itself), so TRL refuses the task with this
+model and no comparison is claimed.
 
     .venv/bin/python benchmarks/learning_cpu.py --task tools --steps 30 --seed 0
 """
