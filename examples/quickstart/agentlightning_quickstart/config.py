@@ -44,8 +44,8 @@ TOOLS_DEFAULTS: dict[str, Any] = {
     "hinted_per_group": 4,
     "hint_until_step": 20,
     # ... and the forced call's opening tokens are trained like sampled ones: with them on the
-    # prompt side the unhinted rollouts learned only once one called the tool by itself (README:
-    # 1 run in 4; 0% -> 0% on seeds 0-2)
+    # prompt side the unhinted rollouts learned only once one called the tool by itself (0% -> 0%
+    # on seeds 0-2); trained, with two worked examples, 0% -> 100% on seeds 0-2 (README)
     "forced_tokens": "completion",
 }
 
