@@ -111,8 +111,10 @@ test-crewai: install-crewai
 	$(CREWAI_VENV)/bin/pytest -q -rs adapters/crewai/tests
 
 # The headline: train a calculator agent with GRPO on this CPU and show it improve (~6 minutes on 2 cores).
+# DEMO_ARGS: options of `agl demo`, e.g. make demo DEMO_ARGS="--seed 1" or DEMO_ARGS="--task tools"
+DEMO_ARGS ?=
 demo: install
-	$(VENV)/bin/agl demo
+	$(VENV)/bin/agl demo $(DEMO_ARGS)
 
 # Benchmark-only dependencies (TRL for the side-by-side comparisons in benchmarks/).
 bench-deps: install
