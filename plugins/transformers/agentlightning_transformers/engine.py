@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -179,8 +179,9 @@ class TransformersEngine(LLMEngine):
         ``"required"`` or a named function starts the completion with the forced tool-call prefix
         (:func:`.chat_format.forced_call_prefix`), which goes on the prompt side by default: it is
         part of ``prompt_token_ids``, and ``token_ids``/``logprobs`` are only what the model
-        generated after it (``forced_tokens="completion"`` reports it as the completion's start). Bad requests raise :class:`~agentlightning_core.errors.InvalidRequestError`
-        (HTTP 400 through the proxy)."""
+        generated after it (``forced_tokens="completion"`` reports it as the completion's start).
+        Bad requests raise :class:`~agentlightning_core.errors.InvalidRequestError` (HTTP 400
+        through the proxy)."""
         await self.start()
         with _invalid_request():
             tools = body.get("tools") or None
@@ -206,7 +207,9 @@ class TransformersEngine(LLMEngine):
         adapter = self._adapter_of(body)
         names = {t["function"]["name"] for t in tools_for_parse if isinstance(t.get("function"), dict)}
         if self.forced_tokens == "completion":
-            lead_ids, lead_logprobs = forced_ids, self._forced_logprob_content(forced_ids)
+            lead_ids = forced_ids
+            # logprob 0.0: the log of the probability 1 the forcing gave them
+            lead_logprobs = self._logprob_entries(forced_ids, [0.0] * len(forced_ids))
             reported_prompt = prompt_ids
         else:
             lead_ids, lead_logprobs = [], []
@@ -404,17 +407,13 @@ class TransformersEngine(LLMEngine):
                 text = text[: text.index(s)]
         return text
 
-    def _forced_logprob_content(self, ids: list[int]) -> list[dict[str, Any]]:
-        """Logprob entries of forced tokens: 0.0, the log of the probability 1 the forcing gave them."""
-        out = []
-        for tok in ids:
-            piece = str(self.tokenizer.decode([tok]))
-            out.append({"token": piece, "logprob": 0.0, "bytes": list(piece.encode()), "top_logprobs": []})
-        return out
-
     def _logprob_content(self, res: SampleResult) -> list[dict[str, Any]]:
+        return self._logprob_entries(res.token_ids, res.logprobs)
+
+    def _logprob_entries(self, ids: Sequence[int], logprobs: Sequence[float]) -> list[dict[str, Any]]:
+        """OpenAI-format ``logprobs.content`` entries of these tokens."""
         out = []
-        for tok, lp in zip(res.token_ids, res.logprobs, strict=True):
+        for tok, lp in zip(ids, logprobs, strict=True):
             piece = str(self.tokenizer.decode([tok]))
             out.append({"token": piece, "logprob": lp, "bytes": list(piece.encode()), "top_logprobs": []})
         return out

@@ -180,12 +180,17 @@ CALC_TOOL = {
 }
 
 
+def forced_call_request() -> dict[str, Any]:
+    """A seeded sampled request whose completion must start with a ``calculate`` call."""
+    return ask(
+        "What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16
+    )
+
+
 async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(
     engine: TransformersEngine,
 ) -> None:
-    body = ask(
-        "What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16
-    )
+    body = forced_call_request()
     r = await engine.chat_completions(body)
     prefix = '<tool_call>{"name": "calculate", "arguments": {"expression": "'
     assert engine.tokenizer.decode(r["prompt_token_ids"]).endswith(prefix)
@@ -211,9 +216,7 @@ async def test_tool_choice_required_writes_the_call_start_on_the_prompt_side(
 async def test_forced_tokens_completion_reports_the_call_start_as_trainable_completion_tokens(
     engine: TransformersEngine,
 ) -> None:
-    body = ask(
-        "What is 12 * 34?", temperature=0.7, seed=5, tools=[CALC_TOOL], tool_choice="required", max_tokens=16
-    )
+    body = forced_call_request()
     prompt_side = await engine.chat_completions(body)
     engine.forced_tokens = "completion"
     try:
