@@ -17,12 +17,8 @@ bound of the server's time.
     python benchmarks/dashboard_load.py                      # SQLite in a temp dir, 100k / 1M
     python benchmarks/dashboard_load.py --store postgresql+asyncpg://postgres@127.0.0.1/agl_i19_bench
     python benchmarks/dashboard_load.py --db /tmp/agl_dash.db --reuse   # measure an existing fill
-    python benchmarks/dashboard_load.py --throughput         # the live stream's cost to a run
 
-``--throughput`` answers the other question (the live stream costs the run at most 2%): it runs
-``benchmarks/store_throughput.py`` against one ``agl serve --store memory://``, alternately with
-no dashboard open and with the overview open in headless chromium (its one SSE stream, and the
-refetch each change triggers), and prints rollouts/s of each.
+What an open page costs a training run (the live stream) is ``benchmarks/dashboard_stream_cost.py``.
 """
 
 from __future__ import annotations
@@ -319,87 +315,6 @@ def measure(store_url: str, big: str, repeat: int) -> None:
 
 
 # ------------------------------------------------------------------------------ throughput
-def throughput(rounds: int, rollouts: int) -> None:
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise SystemExit("--throughput needs Debian's chromium: apt-get install -y chromium")
-    proc, url, token = start_server("memory://")
-    cmd = [
-        sys.executable,
-        str(HERE / "store_throughput.py"),
-        "--url",
-        url,
-        "-R",
-        str(rollouts),
-        "-W",
-        "32",
-        "-S",
-        "4",
-        "-P",
-        "1",
-    ]
-    env = {**os.environ, "AGL_SERVER_TOKEN": token}
-
-    def server_cpu() -> float:
-        """CPU seconds the server process has used (user + system), from /proc."""
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def one(kind: str) -> None:
-        cpu = server_cpu()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-        line = next(x for x in out.splitlines() if x.startswith("rollouts/s:"))
-        results[kind].append(float(line.split(":")[1].replace(",", "")))
-        cpu_us[kind].append(1e6 * (server_cpu() - cpu) / rollouts)
-
-    results: dict[str, list[float]] = {"no page": [], "overview open": []}
-    cpu_us: dict[str, list[float]] = {"no page": [], "overview open": []}
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.goto(f"{url}/dashboard/login")
-            page.fill("#token", token)
-            page.click("button[type=submit]")
-            for r in range(rounds):
-                page.goto("about:blank")
-                one("no page")
-                page.goto(f"{url}/dashboard/")
-                page.wait_for_selector("#live.on")
-                one("overview open")
-                print(
-                    f"  round {r + 1}: {results['no page'][-1]:,.0f} vs {results['overview open'][-1]:,.0f} "
-                    f"rollouts/s; server CPU {cpu_us['no page'][-1]:,.0f} vs {cpu_us['overview open'][-1]:,.0f} "
-                    "us per rollout",
-                    flush=True,
-                )
-            browser.close()
-    finally:
-        stop(proc)
-    ratios = sorted(
-        100 * (1 - b / a) for a, b in zip(results["no page"], results["overview open"], strict=True)
-    )
-    for name, runs in results.items():
-        print(
-            f"store_throughput.py -R {rollouts}, {name:<13}: median {statistics.median(runs):,.0f} rollouts/s "
-            f"(min {min(runs):,.0f}, max {max(runs):,.0f}); server CPU median "
-            f"{statistics.median(cpu_us[name]):,.0f} us per rollout"
-        )
-    base_cpu, page_cpu = statistics.median(cpu_us["no page"]), statistics.median(cpu_us["overview open"])
-    print(
-        f"cost of an open page, per round (paired, alternating): median {statistics.median(ratios):+.1f}% of "
-        f"rollouts/s, range {ratios[0]:+.1f}% .. {ratios[-1]:+.1f}% (positive: slower with the page open)"
-    )
-    print(
-        f"server CPU per rollout with the page open: {100 * (page_cpu / base_cpu - 1):+.1f}% "
-        "(less sensitive than rollouts/s to other load on the machine)"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -411,14 +326,8 @@ def main() -> None:
     parser.add_argument("-S", "--spans", type=int, default=10, help="spans per rollout (10: 1M spans)")
     parser.add_argument("-W", "--workers", type=int, default=16, help="concurrent fillers")
     parser.add_argument("-n", "--repeat", type=int, default=20)
-    parser.add_argument("--throughput", action="store_true", help="the live stream's cost to a run instead")
-    parser.add_argument("--rounds", type=int, default=8, help="--throughput: alternations")
-    parser.add_argument("--tp-rollouts", type=int, default=6000, help="--throughput: rollouts per run")
     args = parser.parse_args()
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
-    if args.throughput:
-        throughput(args.rounds, args.tp_rollouts)
-        return
     tmp = None
     store_url = args.store
     if store_url is None:
