@@ -56,6 +56,10 @@ PREFIX = "/dashboard"
 EVERY_S, MAX_S, FACTOR = 2.0, 10.0, 100
 
 
+#: a server sample is the dashboard's when its stack holds one of these (or is the bus's queue put)
+DASHBOARD_FRAMES = ("agentlightning_dashboard", "StreamingResponse")
+
+
 class HttpPage(AbstractContextManager["HttpPage"]):
     """The overview page's traffic without a browser: its SSE stream and throttled refetches."""
 
@@ -160,10 +164,12 @@ class Profile:
     """py-spy samples of the server, and the share that is the dashboard's.
 
     A sample counts as the dashboard's when its stack holds a frame of ``agentlightning_dashboard``
-    (the overview route, the stream) or is the bus handing an event to a subscription's queue
-    (without a page the in-memory bus has no subscriber). It misses what the HTTP layer does
-    around the dashboard's requests outside those frames, so it is a floor, but it does not
-    drown in the run-to-run noise that paired throughput figures do on a shared machine.
+    (the overview route and its JSON, the stream), of Starlette's ``StreamingResponse`` (sending
+    the stream; the load generator streams nothing) or is the bus handing an event to a
+    subscription's queue (without a page the in-memory bus has no subscriber). The no-page runs
+    are the control: their share must be 0. It misses the HTTP parsing of the page's one request
+    every few seconds and any GC the page causes, so it is a floor, but it does not drown in the
+    run-to-run noise that paired throughput figures do on a shared machine.
     """
 
     def __init__(self) -> None:
@@ -190,7 +196,7 @@ class Profile:
         for line in (Path(self._dir.name) / f"{self._n}.txt").read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             self.total[kind] += int(count)
-            if "agentlightning_dashboard" in stack or (
+            if any(mark in stack for mark in DASHBOARD_FRAMES) or (
                 "InMemoryEventBus.publish" in stack and "put_nowait" in stack
             ):
                 self.dashboard[kind] += int(count)

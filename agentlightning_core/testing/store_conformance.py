@@ -968,6 +968,10 @@ class StoreConformance:
         await store.enqueue_rollouts([RolloutRequest(input=i) for i in range(4)])
         page = await store.query_rollouts(descending=True, limit=2)
         assert [r.input for r in page.items] == [3, 2]
+        rest = await store.query_rollouts(descending=True, offset=1)
+        assert [r.input for r in rest.items] == [2, 1, 0] and rest.total == 4
+        beyond = await store.query_rollouts(descending=True, limit=3, offset=9)
+        assert beyond.items == [] and beyond.total == 4
 
     async def test_query_rollouts_combined_filters(self, store: LightningStore) -> None:
         await store.enqueue_rollouts([RolloutRequest(input=i, mode="val") for i in range(3)])

@@ -124,15 +124,25 @@ async def drain(subscription: Any) -> list[Event]:
 
 
 def summarize(events: list[Event], rollout_id: str | None) -> dict[str, Any] | None:
-    """One ``change`` message for a batch of events; ``None`` when none concerns the page."""
-    if rollout_id is not None:
-        events = [e for e in events if e.payload.get("rollout_id") == rollout_id]
-        if not events:
-            return None
-    ids = list(dict.fromkeys(str(e.payload["rollout_id"]) for e in events if "rollout_id" in e.payload))
-    return {
-        "events": len(events),
-        "topics": sorted({e.topic for e in events}),
-        "types": sorted({e.type for e in events}),
-        "rollout_ids": ids[:MAX_IDS],
-    }
+    """One ``change`` message for a batch of events; ``None`` when none concerns the page.
+
+    One pass over the batch, and rollout ids only until :data:`MAX_IDS` are found: at thousands
+    of events a second this loop is most of what an open page costs the server besides its
+    refetches (``benchmarks/dashboard_stream_cost.py --profile``).
+    """
+    topics: set[str] = set()
+    types: set[str] = set()
+    ids: dict[str, None] = {}
+    count = 0
+    for event in events:
+        rid = event.payload.get("rollout_id")
+        if rollout_id is not None and rid != rollout_id:
+            continue
+        count += 1
+        topics.add(event.topic)
+        types.add(event.type)
+        if rid is not None and len(ids) < MAX_IDS:
+            ids[str(rid)] = None
+    if count == 0 and rollout_id is not None:
+        return None
+    return {"events": count, "topics": sorted(topics), "types": sorted(types), "rollout_ids": list(ids)}

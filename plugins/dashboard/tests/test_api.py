@@ -276,3 +276,30 @@ async def test_the_backends_page_shows_store_statistics_and_the_bus_lag_and_thro
     assert bus["published"] >= 30
     assert 0 <= bus["lag_ms"]["median"] <= bus["lag_ms"]["max"]
     assert bus["events_per_s"] >= 30 / 10  # at least the 30 enqueues within the last 10 s
+
+
+def test_a_change_message_names_at_most_max_ids_rollouts_and_only_the_pages_rollout() -> None:
+    from agentlightning_dashboard.live import MAX_IDS, summarize
+
+    from agentlightning_core.types import Event, EventType, Topic
+
+    events = [
+        Event(
+            topic=Topic.ROLLOUTS,
+            type=EventType.ROLLOUT_STATUS_CHANGED,
+            payload={"rollout_id": f"ro-{i % 80}"},
+        )
+        for i in range(400)
+    ] + [Event(topic=Topic.WORKERS, type=EventType.WORKER_UPDATED, payload={"worker_id": "w"})]
+    change = summarize(events, None)
+    assert change is not None
+    assert change["events"] == 401 and change["topics"] == [Topic.ROLLOUTS, Topic.WORKERS]
+    assert change["rollout_ids"] == [f"ro-{i}" for i in range(MAX_IDS)]  # first seen first, no repeats
+    one = summarize(events, "ro-7")
+    assert one == {
+        "events": 5,
+        "topics": [Topic.ROLLOUTS],
+        "types": [EventType.ROLLOUT_STATUS_CHANGED],
+        "rollout_ids": ["ro-7"],
+    }
+    assert summarize(events, "ro-missing") is None
